@@ -1,0 +1,248 @@
+"""Dispatching rules: a feasible plan without a solver.
+
+Used three ways: as the complete hint CP-SAT starts from, as the first-come-first-served baseline the
+workload benchmark compares against, and (``earliest_slot``) to tell a person when an unplaced request could
+start after all.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from scheduler.model import outside_blocks, start_windows
+from scheduler.problem import Assignment, Pool, Problem, Request, Step, Window
+
+
+@dataclass
+class _Booking:
+    start: int
+    end: int
+    klass: tuple[str, str | None]
+    pool_demand: dict[str, int]
+
+
+@dataclass
+class Timeline:
+    """Bookings per resource, kept sorted by start, with the checks a new booking must pass."""
+
+    problem: Problem
+    bookings: dict[str, list[_Booking]] = field(default_factory=lambda: defaultdict(list))
+    _starts: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    _windows: dict[tuple[str, int, int, int, tuple[str, str | None]], list[Window]] = field(
+        default_factory=dict
+    )
+    _pools_of: dict[str, list[str]] = field(default_factory=dict)
+    _longest: int = 0
+
+    def __post_init__(self) -> None:
+        for pool in self.problem.pools:
+            for rid in pool.members:
+                self._pools_of.setdefault(rid, []).append(pool.id)
+        for f in self.problem.fixed:
+            req = self.problem._request_index.get(f.request)
+            klass = (req.org, req.material_class) if req else (f.org or "", f.material_class)
+            if req is None and self.problem.resource(f.resource).capacity == 1:
+                continue  # already outside the start windows
+            self.add(f.resource, f.start, f.end, klass, {})
+
+    def add(self, rid: str, start: int, end: int, klass: tuple[str, str | None], pd: dict[str, int]) -> None:
+        i = bisect.bisect_left(self._starts[rid], start)
+        self._starts[rid].insert(i, start)
+        self.bookings[rid].insert(i, _Booking(start, end, klass, pd))
+        self._longest = max(self._longest, end - start)
+
+    def _overlapping(self, rid: str, start: int, end: int, pad: int) -> Iterable[_Booking]:
+        books, starts = self.bookings[rid], self._starts[rid]
+        i = bisect.bisect_left(starts, end + pad)
+        while i > 0:
+            i -= 1
+            b = books[i]
+            if b.start + self._longest + pad < start:
+                break
+            if b.end + pad > start and b.start < end + pad:
+                yield b
+
+    def fits(self, rid: str, start: int, size: int, klass: tuple[str, str | None], step: Step) -> bool:
+        resource = self.problem.resource(rid)
+        end = start + size
+        gap = resource.changeover_minutes
+        if resource.capacity == 1:
+            for b in self._overlapping(rid, start, end, gap):
+                if b.klass != klass or (b.end > start and b.start < end):
+                    return False
+        elif sum(1 for b in self._overlapping(rid, start, end, 0)) >= resource.capacity:
+            return False
+        for pid in self._pools_of.get(rid, []):
+            pool = self._pool(pid)
+            demand = dict(step.pool_demand).get(pid, pool.demand)
+            used = sum(
+                b.pool_demand.get(pid, pool.demand)
+                for member in pool.members
+                for b in self._overlapping(member, start, end, 0)
+            )
+            if used + demand > pool.capacity:
+                return False
+        return True
+
+    def windows(self, q: Request, rid: str, size: int, earliest: int, latest_end: int) -> list[Window]:
+        key = (rid, size, earliest, latest_end, (q.org, q.material_class))
+        if key not in self._windows:
+            resource = self.problem.resource(rid)
+            blocks = outside_blocks(self.problem, resource, q.org, q.material_class)
+            self._windows[key] = start_windows(self.problem, resource, size, earliest, latest_end, blocks)
+        return self._windows[key]
+
+    def earliest_start(self, q: Request, step: Step, rid: str, earliest: int, latest_end: int) -> int | None:
+        resource = self.problem.resource(rid)
+        size = step.duration + resource.setup_minutes
+        klass = (q.org, q.material_class)
+        ranges = self.windows(q, rid, size, self.problem.horizon_start, latest_end)
+        candidates = {max(lo, earliest) for lo, hi in ranges if hi >= earliest}
+        gap = resource.changeover_minutes
+        for member in [rid] + [m for p in self._pools_of.get(rid, []) for m in self._pool(p).members]:
+            i = bisect.bisect_left(self._starts[member], earliest - self._longest - gap)
+            for b in self.bookings[member][i:]:
+                if b.end >= earliest:
+                    candidates.add(b.end)
+                    candidates.add(b.end + gap)
+        los = [lo for lo, _ in ranges]
+        for t in sorted(candidates):
+            k = bisect.bisect_right(los, t) - 1
+            if k < 0 or t > ranges[k][1]:
+                continue
+            if self.fits(rid, t, size, klass, step):
+                return t
+        return None
+
+    def _pool(self, pid: str) -> Pool:
+        return next(p for p in self.problem.pools if p.id == pid)
+
+    def place_request(self, q: Request, not_before: int | None = None) -> list[Assignment] | None:
+        """Earliest placement of all steps of ``q`` on this timeline (booked), or None when none fits."""
+        latest_end = min(self.problem.horizon_end, q.deadline or self.problem.horizon_end)
+        first = max(q.release, self.problem.horizon_start, not_before or self.problem.horizon_start)
+        for _ in range(20):
+            chain = self._chain(q, first, latest_end)
+            if chain is None:
+                return None
+            plan, retry_from = chain
+            if retry_from is None:
+                for a in plan:
+                    step = next(s for s in q.steps if s.id == a.step)
+                    self.add(a.resource, a.start, a.end, (q.org, q.material_class), dict(step.pool_demand))
+                return plan
+            first = max(first + 1, retry_from)
+        return None
+
+    def _chain(self, q: Request, first: int, latest_end: int) -> tuple[list[Assignment], int | None] | None:
+        plan: list[Assignment] = []
+        ready = first
+        for step in q.steps:
+            best: tuple[int, int, str] | None = None
+            for rid in step.resources:
+                start = self.earliest_start(q, step, rid, ready, latest_end)
+                if start is None:
+                    continue
+                end = start + step.duration + self.problem.resource(rid).setup_minutes
+                if best is None or (end, start) < (best[1], best[0]):
+                    best = (start, end, rid)
+            if best is None:
+                return None
+            start, end, rid = best
+            if plan and step.max_gap is not None and start > plan[-1].end + step.max_gap:
+                # Too long a wait: start the whole chain so much later that this step is in reach.
+                return plan, first + (start - plan[-1].end - step.max_gap)
+            plan.append(Assignment(q.id, step.id, rid, start, end))
+            ready = end
+            nxt = q.steps.index(step) + 1
+            if nxt < len(q.steps):
+                ready += q.steps[nxt].min_gap or 0
+        return plan, None
+
+
+def priority_order(problem: Problem) -> list[Request]:
+    """Key projects first, then heavier, then earlier due, then earlier release."""
+    horizon = problem.horizon_end
+    return sorted(
+        problem.requests,
+        key=lambda q: (not q.key_project, -q.weight, q.due if q.due is not None else horizon, q.release),
+    )
+
+
+def list_schedule(problem: Problem, order: list[Request] | None = None) -> tuple[list[Assignment], list[str]]:
+    """Place requests one by one in ``order`` (default: priority order) at their earliest fit."""
+    timeline = Timeline(problem)
+    assignments: list[Assignment] = []
+    unplaced: list[str] = []
+    pinned = {f.request for f in problem.fixed}
+    requests = order if order is not None else priority_order(problem)
+    # Requests with pinned steps go first at their pinned places.
+    for q in problem.requests:
+        if q.id in pinned:
+            for f in problem.fixed:
+                if f.request == q.id:
+                    assignments.append(Assignment(q.id, f.step, f.resource, f.start, f.end))
+    for q in requests:
+        if q.id in pinned:
+            continue
+        placed = timeline.place_request(q)
+        if placed is None:
+            unplaced.append(q.id)
+        else:
+            assignments.extend(placed)
+    return assignments, unplaced
+
+
+def dispatch_makespan(problem: Problem) -> list[Assignment]:
+    """Operation-level dispatching (best of a few rules) for calendar-free makespan problems."""
+    best: list[Assignment] = []
+    best_span: int | None = None
+    for rule in ("mwkr", "est", "spt"):
+        plan = _dispatch(problem, rule)
+        span = max((a.end for a in plan), default=0)
+        if best_span is None or span < best_span:
+            best, best_span = plan, span
+    return best
+
+
+def _dispatch(problem: Problem, rule: str) -> list[Assignment]:
+    machine_free: dict[str, int] = defaultdict(lambda: problem.horizon_start)
+    nxt = {q.id: 0 for q in problem.requests}
+    ready = {q.id: max(q.release, problem.horizon_start) for q in problem.requests}
+    remaining = {q.id: q.total_minutes for q in problem.requests}
+    plan: list[Assignment] = []
+    active = [q for q in problem.requests if q.steps]
+    while active:
+        options = []
+        for q in active:
+            step = q.steps[nxt[q.id]]
+            gap = step.min_gap or 0
+            start, end, rid = min(
+                (
+                    max(ready[q.id] + gap, machine_free[r]),
+                    max(ready[q.id] + gap, machine_free[r])
+                    + step.duration
+                    + problem.resource(r).setup_minutes,
+                    r,
+                )
+                for r in step.resources
+            )
+            if rule == "mwkr":
+                key: tuple[int, ...] = (start, -remaining[q.id])
+            elif rule == "spt":
+                key = (start, step.duration)
+            else:
+                key = (end, -remaining[q.id])
+            options.append((key, q, step, start, end, rid))
+        _, q, step, start, end, rid = min(options, key=lambda o: o[0])
+        plan.append(Assignment(q.id, step.id, rid, start, end))
+        machine_free[rid] = end
+        ready[q.id] = end
+        remaining[q.id] -= step.duration
+        nxt[q.id] += 1
+        if nxt[q.id] == len(q.steps):
+            active.remove(q)
+    return plan

@@ -1,0 +1,277 @@
+"""Solve a problem: lexicographic staged solves (``default``) or one makespan solve (``makespan``).
+
+The ``default`` objective is lexicographic, done by *staged solves*: each stage optimizes one tier, then its
+best value is added as a constraint and the next tier is solved from the previous plan as a complete hint.
+Tiers, in order:
+
+1. placed priority weight  = sum(weight × (K if key project else 1)) over placed requests, where
+   K = 1 + the total weight of ordinary requests, so one key project outranks every ordinary request;
+2. weighted lateness       = sum(weight × (KEY_LATENESS_FACTOR if key project else 1) × minutes late);
+3. fairness                = the smallest share (per mille) of requested hours granted to any organization;
+4. compactness             = sum over placed requests of (end of last step − release): finish early, keep
+   steps of one request close together.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ortools.sat.python import cp_model
+
+from scheduler import greedy
+from scheduler.model import ScheduleModel, build_model
+from scheduler.problem import Assignment, Plan, Problem, Unplaced
+
+Progress = Callable[[str], None]
+
+KEY_LATENESS_FACTOR = 100
+STAGE_SHARES = {"placed_weight": 0.5, "lateness": 0.2, "fairness": 0.1, "compactness": 0.2}
+
+_STATUS = {
+    cp_model.OPTIMAL: "optimal",
+    cp_model.FEASIBLE: "feasible",
+    cp_model.INFEASIBLE: "infeasible",
+    cp_model.MODEL_INVALID: "model_invalid",
+    cp_model.UNKNOWN: "unknown",
+}
+
+
+@dataclass
+class StageResult:
+    name: str
+    status: str
+    objective: float | None
+    bound: float | None
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "objective": self.objective,
+            "bound": self.bound,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class _ProgressCallback(cp_model.CpSolverSolutionCallback):
+    def __init__(self, stage: str, progress: Progress) -> None:
+        super().__init__()
+        self.stage, self.progress, self.count = stage, progress, 0
+
+    def on_solution_callback(self) -> None:
+        self.count += 1
+        self.progress(
+            f"[{self.stage}] solution {self.count}: objective {self.objective_value:g}, "
+            f"bound {self.best_objective_bound:g}, {self.wall_time:.2f}s"
+        )
+
+
+def make_solver(time_limit: float, workers: int, seed: int) -> cp_model.CpSolver:
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.05, time_limit)
+    solver.parameters.num_workers = workers
+    solver.parameters.random_seed = seed
+    return solver
+
+
+def run_stage(
+    sm: ScheduleModel,
+    name: str,
+    time_limit: float,
+    workers: int,
+    seed: int,
+    progress: Progress | None,
+) -> tuple[StageResult, cp_model.CpSolver, Any]:
+    solver = make_solver(time_limit, workers, seed)
+    began = time.perf_counter()
+    callback = _ProgressCallback(name, progress) if progress else None
+    status = solver.solve(sm.model, callback)
+    has_solution = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    result = StageResult(
+        name,
+        _STATUS.get(status, "unknown"),
+        solver.objective_value + 0.0 if has_solution else None,
+        solver.best_objective_bound + 0.0 if has_solution else None,
+        time.perf_counter() - began,
+    )
+    if progress:
+        progress(f"[{name}] {result.status}: objective {result.objective}, bound {result.bound}")
+    return result, solver, status
+
+
+def solve(
+    problem: Problem,
+    time_limit: float = 10.0,
+    workers: int = 2,
+    seed: int = 0,
+    progress: Progress | None = None,
+    explain: bool = True,
+) -> Plan:
+    """Plan ``problem`` within about ``time_limit`` seconds (plus a short explanation budget)."""
+    began = time.perf_counter()
+    sm = build_model(problem)
+    build_seconds = time.perf_counter() - began
+    if progress:
+        proto = sm.model.proto
+        progress(
+            f"model built in {build_seconds:.2f}s: {len(proto.variables)} variables, "
+            f"{len(proto.constraints)} constraints"
+        )
+    if problem.objective == "makespan":
+        assignments, unplaced, stages = _solve_makespan(sm, time_limit, workers, seed, progress)
+    else:
+        assignments, unplaced, stages = solve_staged(sm, time_limit, workers, seed, progress)
+    return finish_plan(problem, assignments, unplaced, stages, build_seconds, began, explain, progress)
+
+
+def finish_plan(
+    problem: Problem,
+    assignments: Sequence[Assignment],
+    unplaced: Sequence[str],
+    stages: list[StageResult],
+    build_seconds: float,
+    began: float,
+    explain: bool,
+    progress: Progress | None,
+    extra_kpis: dict[str, Any] | None = None,
+) -> Plan:
+    from scheduler.explain import explain_unplaced
+    from scheduler.kpis import compute_kpis
+
+    solve_seconds = time.perf_counter() - began
+    status = overall_status(stages)
+    reasons: dict[str, str] = {}
+    if status == "infeasible":
+        reasons = {q.id: "the problem has no feasible plan as a whole" for q in problem.requests}
+    elif unplaced and explain:
+        reasons = explain_unplaced(problem, list(assignments), list(unplaced), progress=progress)
+    kpis = compute_kpis(problem, assignments)
+    kpis.update(
+        {
+            "model_build_seconds": round(build_seconds, 3),
+            "solve_seconds": round(solve_seconds, 3),
+            "stages": [s.as_dict() for s in stages],
+        }
+    )
+    kpis.update(extra_kpis or {})
+    first = stages[0] if stages else None
+    return Plan(
+        status=status,
+        objective=first.objective if first else None,
+        bound=first.bound if first else None,
+        assignments=tuple(sorted(assignments, key=lambda a: (a.start, a.resource, a.request))),
+        unplaced=tuple(Unplaced(q, reasons.get(q, "not placed")) for q in unplaced),
+        kpis=kpis,
+    )
+
+
+def overall_status(stages: list[StageResult]) -> str:
+    if not stages:
+        return "unknown"
+    if stages[0].status in ("infeasible", "model_invalid", "unknown"):
+        return stages[0].status
+    return "optimal" if all(s.status == "optimal" for s in stages) else "feasible"
+
+
+def _solve_makespan(
+    sm: ScheduleModel, time_limit: float, workers: int, seed: int, progress: Progress | None
+) -> tuple[list[Assignment], list[str], list[StageResult]]:
+    assert sm.makespan is not None
+    problem = sm.problem
+    calendar_free = all(r.open is None and not r.unavailable for r in problem.resources)
+    if calendar_free and not problem.fixed and not problem.pools:
+        hint = greedy.dispatch_makespan(problem)
+    else:
+        hint, _ = greedy.list_schedule(problem)
+    sm.set_hint(hint)
+    if hint:
+        sm.model.add_hint(sm.makespan, max(a.end for a in hint))
+    sm.model.minimize(sm.makespan)
+    result, solver, status = run_stage(sm, "makespan", time_limit, workers, seed, progress)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return [], [q.id for q in problem.requests], [result]
+    assignments, unplaced = sm.extract(solver)
+    return assignments, unplaced, [result]
+
+
+def priority_weights(problem: Problem) -> dict[str, int]:
+    ordinary = sum(q.weight for q in problem.requests if not q.key_project)
+    return {q.id: q.weight * ((ordinary + 1) if q.key_project else 1) for q in problem.requests}
+
+
+def objective_tiers(sm: ScheduleModel) -> list[tuple[str, cp_model.LinearExprT, bool]]:
+    """(name, expression, maximize) per tier of the default objective, skipping tiers that are constant."""
+    model, problem = sm.model, sm.problem
+    weights = priority_weights(problem)
+    rvs = list(sm.requests.values())
+    tiers: list[tuple[str, cp_model.LinearExprT, bool]] = [
+        ("placed_weight", sum(weights[rv.request.id] * rv.placed for rv in rvs), True)
+    ]
+    late = [
+        (rv.request.weight * (KEY_LATENESS_FACTOR if rv.request.key_project else 1), rv.lateness)
+        for rv in rvs
+        if rv.lateness is not None
+    ]
+    if late:
+        tiers.append(("lateness", sum(w * v for w, v in late), False))
+    orgs: dict[str, list[Any]] = {}
+    for rv in rvs:
+        orgs.setdefault(rv.request.org, []).append(rv)
+    if len(orgs) > 1:
+        share = model.new_int_var(0, 1000, "min_share_permille")
+        for members in orgs.values():
+            requested = sum(rv.request.total_minutes for rv in members)
+            granted = sum(rv.request.total_minutes * rv.placed for rv in members)
+            model.add(share * requested <= 1000 * granted)
+        tiers.append(("fairness", share, True))
+    flows = []
+    for rv in rvs:
+        flow = model.new_int_var(0, problem.horizon_end - problem.horizon_start, f"flow[{rv.request.id}]")
+        model.add(flow >= rv.steps[-1].end - max(rv.request.release, problem.horizon_start)).only_enforce_if(
+            rv.placed
+        )
+        flows.append(flow)
+    tiers.append(("compactness", sum(flows), False))
+    return tiers
+
+
+def solve_staged(
+    sm: ScheduleModel,
+    time_limit: float,
+    workers: int,
+    seed: int,
+    progress: Progress | None,
+    tiers: list[tuple[str, cp_model.LinearExprT, bool]] | None = None,
+    hint: list[Assignment] | None = None,
+) -> tuple[list[Assignment], list[str], list[StageResult]]:
+    """Optimize ``tiers`` one after the other, each fixed at its best value before the next."""
+    deadline = time.perf_counter() + time_limit
+    tiers = tiers if tiers is not None else objective_tiers(sm)
+    if hint is None:
+        hint, _ = greedy.list_schedule(sm.problem)
+    assignments: list[Assignment] = list(hint)
+    unplaced: list[str] = []
+    stages: list[StageResult] = []
+    shares = [STAGE_SHARES.get(name, 0.2) for name, _, _ in tiers]
+    for k, (name, expr, maximize) in enumerate(tiers):
+        remaining = deadline - time.perf_counter()
+        budget = remaining * shares[k] / sum(shares[k:])
+        sm.set_hint(assignments)
+        if maximize:
+            sm.model.maximize(expr)
+        else:
+            sm.model.minimize(expr)
+        result, solver, status = run_stage(sm, name, budget, workers, seed, progress)
+        stages.append(result)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            break
+        assignments, unplaced = sm.extract(solver)
+        value = round(solver.objective_value)
+        sm.model.add(expr >= value if maximize else expr <= value)
+    if not stages or stages[0].objective is None:
+        return [], [rv.request.id for rv in sm.requests.values()], stages
+    return assignments, unplaced, stages
