@@ -31,8 +31,18 @@ class Choice:
     start: cp_model.IntVar
     size: int
     interval: cp_model.IntervalVar
-    lo: int  # earliest and latest possible start
-    hi: int
+    ranges: list[Window]  # inclusive ranges of possible starts
+
+    @property
+    def lo(self) -> int:
+        return self.ranges[0][0]
+
+    @property
+    def hi(self) -> int:
+        return self.ranges[-1][1]
+
+    def can_start(self, t: int) -> bool:
+        return any(lo <= t <= hi for lo, hi in self.ranges)
 
 
 @dataclass(eq=False)
@@ -285,7 +295,7 @@ def _choices(
         present = model.new_bool_var(f"on[{name}]")
         start = model.new_int_var_from_domain(_domain(ranges), f"s[{name}]")
         interval = model.new_optional_fixed_size_interval_var(start, size, present, f"i[{name}]")
-        out.append(Choice(rid, step, present, start, size, interval, ranges[0][0], ranges[-1][1]))
+        out.append(Choice(rid, step, present, start, size, interval, ranges))
     return out
 
 

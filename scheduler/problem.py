@@ -561,3 +561,72 @@ class _Normalizer:
         max_setup = max((r.setup_minutes + r.changeover_minutes for r in resources), default=0)
         work = sum(s.duration + max_setup for q in requests for s in q.steps)
         return latest + work
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pieces parsed against an existing problem (repair events, current plans)
+
+
+def _prefixed(exc: ValidationError, prefix: str) -> ProblemError:
+    return ProblemError([FieldError(format_path([prefix, *e["loc"]]), _message(e)) for e in exc.errors()])
+
+
+def parse_time(value: object, problem: Problem, path: str) -> int:
+    """One time value, in the same form (ISO or minutes) as the problem it belongs to."""
+    try:
+        parsed = _parse_time(value)
+    except ValueError as exc:
+        raise ProblemError([FieldError(path, str(exc))]) from None
+    if isinstance(parsed, datetime) != (problem.codec.origin is not None):
+        form = "an ISO 8601 time" if problem.codec.origin is not None else "integer minutes"
+        raise ProblemError([FieldError(path, f"must be {form}, like the problem")])
+    return problem.codec.to_minutes(parsed)
+
+
+def parse_request(data: object, problem: Problem, path: str) -> Request:
+    """A request (e.g. an urgent one) validated against the resources and pools of ``problem``."""
+    try:
+        raw = RequestIn.model_validate(data)
+    except ValidationError as exc:
+        raise _prefixed(exc, path) from None
+    if raw.id in problem._request_index:
+        raise ProblemError([FieldError(f"{path}.id", f"request {raw.id!r} is already in the problem")])
+    pools = [PoolIn(id=p.id, capacity=p.capacity, members=list(p.members)) for p in problem.pools]
+    norm = _Normalizer(ProblemIn(resources=[], requests=[raw], pools=pools))
+    norm.codec, norm.h_start = problem.codec, problem.horizon_start
+    norm.iso = problem.codec.origin is not None
+    [request] = norm.requests({r.id for r in problem.resources})
+    if norm.errors:
+        raise ProblemError(
+            [FieldError(e.path.replace("requests[0]", path, 1), e.message) for e in norm.errors]
+        )
+    return request
+
+
+def parse_assignments(data: object, problem: Problem, path: str = "assignments") -> list[Assignment]:
+    """The ``assignments`` of a plan this library printed earlier, checked against ``problem``."""
+    if not isinstance(data, list):
+        raise ProblemError([FieldError(path, "must be a list")])
+    out: list[Assignment] = []
+    errors: list[FieldError] = []
+    for i, item in enumerate(data):
+        where = f"{path}[{i}]"
+        if not isinstance(item, dict):
+            errors.append(FieldError(where, "must be an object"))
+            continue
+        missing = [k for k in ("request", "step", "resource", "start", "end") if k not in item]
+        if missing:
+            errors.extend(FieldError(f"{where}.{k}", "is required") for k in missing)
+            continue
+        try:
+            start = parse_time(item["start"], problem, f"{where}.start")
+            end = parse_time(item["end"], problem, f"{where}.end")
+        except ProblemError as exc:
+            errors.extend(exc.errors)
+            continue
+        if item["resource"] not in problem._resource_index:
+            errors.append(FieldError(f"{where}.resource", f"unknown resource {item['resource']!r}"))
+        out.append(Assignment(str(item["request"]), str(item["step"]), str(item["resource"]), start, end))
+    if errors:
+        raise ProblemError(errors)
+    return out

@@ -270,8 +270,9 @@ def solve_staged(
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             break
         assignments, unplaced = sm.extract(solver)
-        value = round(solver.objective_value)
-        sm.model.add(expr >= value if maximize else expr <= value)
+        if not isinstance(expr, int):
+            value = round(solver.objective_value)
+            sm.model.add(expr >= value if maximize else expr <= value)
     if not stages or stages[0].objective is None:
         return [], [rv.request.id for rv in sm.requests.values()], stages
     return assignments, unplaced, stages
