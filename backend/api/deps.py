@@ -1,0 +1,101 @@
+"""Dependencies shared by the routes: settings, one unit of work per request, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from backend.domain.access import Principal, Role
+from backend.models.user import User
+from backend.services.security import InvalidToken, decode_access_token, principal_of
+from backend.settings import Settings
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+    """The request's unit of work: committed when the route returns, rolled back when it raises."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+
+
+def _user_from_token(session: Session, settings: Settings, token: str | None) -> User | None:
+    if token is None:
+        return None
+    try:
+        user_id = decode_access_token(settings, token)
+    except InvalidToken:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or expired token", _UNAUTHORIZED) from None
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "account is disabled or gone", _UNAUTHORIZED)
+    return user
+
+
+def get_current_user(
+    session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> User:
+    user = _user_from_token(session, settings, token)
+    if user is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "log in first (POST /api/v1/auth/token)", _UNAUTHORIZED
+        )
+    return user
+
+
+def get_principal(user: Annotated[User, Depends(get_current_user)]) -> Principal:
+    return principal_of(user)
+
+
+def get_optional_principal(
+    session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal | None:
+    user = _user_from_token(session, settings, token)
+    return None if user is None else principal_of(user)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+Caller = Annotated[Principal, Depends(get_principal)]
+MaybeCaller = Annotated[Principal | None, Depends(get_optional_principal)]
+
+
+def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
+    """A dependency that lets through only callers with one of `roles`."""
+
+    def check(who: Caller) -> Principal:
+        if who.role not in roles:
+            allowed = ", ".join(r.value for r in roles)
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs one of the roles: {allowed}")
+        return who
+
+    return Depends(check)
+
+
+Offset = Annotated[int, Query(ge=0, description="rows to skip")]
+Limit = Annotated[int, Query(ge=1, le=500, description="rows per page")]

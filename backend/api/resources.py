@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel
+
+from backend.api.deps import Caller, Limit, Offset, SessionDep
+from backend.domain.errors import Invalid
+from backend.domain.intervals import Interval
+from backend.models.common import Page
+from backend.models.rate import RateCardCreate, RateCardPublic, RateCardUpdate
+from backend.models.resource import (
+    MaintenanceWindowCreate,
+    MaintenanceWindowPublic,
+    ResourceCreate,
+    ResourceKind,
+    ResourcePublic,
+    ResourceStatus,
+    ResourceUpdate,
+)
+from backend.services import availability as availability_service
+from backend.services import rates as rate_service
+from backend.services import resources as service
+
+router = APIRouter(prefix="/resources", tags=["resources"])
+
+
+@router.get("", response_model=Page[ResourcePublic])
+def search_resources(
+    session: SessionDep,
+    platform: Annotated[str | None, Query(description="platform code")] = None,
+    city: str | None = None,
+    kind: ResourceKind | None = None,
+    status: ResourceStatus | None = None,
+    capability: Annotated[list[str], Query(description="tag; repeat to require several")] = [],  # noqa: B006
+    attr: Annotated[
+        list[str], Query(description="volume_l:10..100, volume_l:10.., volume_l:..100 or grade:D; repeatable")
+    ] = [],  # noqa: B006
+    q: Annotated[str | None, Query(description="free text in Chinese or English names, codes, tags")] = None,
+    offset: Offset = 0,
+    limit: Limit = 50,
+) -> Page[ResourcePublic]:
+    """Search the public catalog across platforms."""
+    rows, count = service.search_resources(
+        session,
+        platform=platform,
+        city=city,
+        kind=kind,
+        status=status,
+        capabilities=capability,
+        attributes=attr,
+        q=q,
+        offset=offset,
+        limit=limit,
+    )
+    return Page(data=service.to_public(session, rows), count=count)
+
+
+@router.post("", response_model=ResourcePublic, status_code=status.HTTP_201_CREATED)
+def create_resource(session: SessionDep, who: Caller, data: ResourceCreate) -> ResourcePublic:
+    return service.to_public(session, [service.create_resource(session, who, data)])[0]
+
+
+@router.get("/{resource_id}", response_model=ResourcePublic)
+def get_resource(session: SessionDep, resource_id: int) -> ResourcePublic:
+    return service.to_public(session, [service.get_resource(session, resource_id)])[0]
+
+
+@router.patch("/{resource_id}", response_model=ResourcePublic)
+def update_resource(
+    session: SessionDep, who: Caller, resource_id: int, data: ResourceUpdate
+) -> ResourcePublic:
+    return service.to_public(session, [service.update_resource(session, who, resource_id, data)])[0]
+
+
+@router.delete("/{resource_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_resource(session: SessionDep, who: Caller, resource_id: int) -> None:
+    service.delete_resource(session, who, resource_id)
+
+
+class FreeInterval(BaseModel):
+    start: datetime
+    end: datetime
+    minutes: int
+
+
+class Availability(BaseModel):
+    resource_id: int
+    resource: str
+    timezone: str
+    start: datetime
+    end: datetime
+    free: list[FreeInterval]
+
+
+@router.get("/{resource_id}/availability", response_model=Availability)
+def availability(
+    session: SessionDep,
+    resource_id: int,
+    start: Annotated[datetime, Query(alias="from", description="ISO 8601 with zone")],
+    end: Annotated[datetime, Query(alias="to", description="ISO 8601 with zone")],
+) -> Availability:
+    """Free intervals in the platform's time zone: opening hours minus maintenance windows."""
+    for name, value in (("from", start), ("to", end)):
+        if value.tzinfo is None:
+            raise Invalid(name, "give a time zone, e.g. 2026-12-01T08:00:00+08:00")
+    if end <= start:
+        raise Invalid("to", "must be after from")
+    resource, zone, free = availability_service.availability(session, resource_id, Interval(start, end))
+    return Availability(
+        resource_id=resource_id,
+        resource=resource.code,
+        timezone=str(zone),
+        start=start.astimezone(zone),
+        end=end.astimezone(zone),
+        free=[
+            FreeInterval(
+                start=iv.start.astimezone(zone),
+                end=iv.end.astimezone(zone),
+                minutes=int(iv.duration.total_seconds() // 60),
+            )
+            for iv in free
+        ],
+    )
+
+
+@router.get("/{resource_id}/maintenance", response_model=list[MaintenanceWindowPublic])
+def list_maintenance(session: SessionDep, resource_id: int) -> list[MaintenanceWindowPublic]:
+    return [MaintenanceWindowPublic.model_validate(m) for m in service.list_maintenance(session, resource_id)]
+
+
+@router.post(
+    "/{resource_id}/maintenance", response_model=MaintenanceWindowPublic, status_code=status.HTTP_201_CREATED
+)
+def add_maintenance(
+    session: SessionDep, who: Caller, resource_id: int, data: MaintenanceWindowCreate
+) -> MaintenanceWindowPublic:
+    return MaintenanceWindowPublic.model_validate(service.add_maintenance(session, who, resource_id, data))
+
+
+@router.delete("/{resource_id}/maintenance/{window_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_maintenance(session: SessionDep, who: Caller, resource_id: int, window_id: int) -> None:
+    service.delete_maintenance(session, who, resource_id, window_id)
+
+
+@router.get("/{resource_id}/rates", response_model=Page[RateCardPublic])
+def list_rates(
+    session: SessionDep,
+    resource_id: int,
+    on: Annotated[date | None, Query(description="only rates valid on this day")] = None,
+) -> Page[RateCardPublic]:
+    """The published fee standard; public, as the programme asks."""
+    cards = rate_service.list_rates(session, resource_id, on)
+    return Page(data=[RateCardPublic.model_validate(c) for c in cards], count=len(cards))
+
+
+@router.post("/{resource_id}/rates", response_model=RateCardPublic, status_code=status.HTTP_201_CREATED)
+def create_rate(session: SessionDep, who: Caller, resource_id: int, data: RateCardCreate) -> RateCardPublic:
+    return RateCardPublic.model_validate(rate_service.create_rate(session, who, resource_id, data))
+
+
+@router.patch("/{resource_id}/rates/{rate_id}", response_model=RateCardPublic)
+def update_rate(
+    session: SessionDep, who: Caller, resource_id: int, rate_id: int, data: RateCardUpdate
+) -> RateCardPublic:
+    return RateCardPublic.model_validate(rate_service.update_rate(session, who, resource_id, rate_id, data))
+
+
+@router.delete("/{resource_id}/rates/{rate_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_rate(session: SessionDep, who: Caller, resource_id: int, rate_id: int) -> None:
+    rate_service.delete_rate(session, who, resource_id, rate_id)

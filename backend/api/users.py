@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from backend.api.deps import Caller, Limit, Offset, SessionDep
+from backend.domain.access import Role
+from backend.models.common import Page
+from backend.models.user import UserCreate, UserPublic, UserUpdate
+from backend.services import users as service
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.get("", response_model=Page[UserPublic])
+def list_users(
+    session: SessionDep,
+    who: Caller,
+    role: Role | None = None,
+    organization_id: int | None = None,
+    q: str | None = None,
+    offset: Offset = 0,
+    limit: Limit = 50,
+) -> Page[UserPublic]:
+    rows, count = service.list_users(session, who, role, organization_id, q, offset, limit)
+    return Page(data=[UserPublic.model_validate(r) for r in rows], count=count)
+
+
+@router.post("", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
+def create_user(session: SessionDep, who: Caller, data: UserCreate) -> UserPublic:
+    return UserPublic.model_validate(service.create_user(session, who, data))
+
+
+@router.get("/{user_id}", response_model=UserPublic)
+def get_user(session: SessionDep, who: Caller, user_id: int) -> UserPublic:
+    return UserPublic.model_validate(service.get_user(session, who, user_id))
+
+
+@router.patch("/{user_id}", response_model=UserPublic)
+def update_user(session: SessionDep, who: Caller, user_id: int, data: UserUpdate) -> UserPublic:
+    return UserPublic.model_validate(service.update_user(session, who, user_id, data))

@@ -1,0 +1,197 @@
+"""The `pilotshare` command: one entry point for every process and administration task."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from backend.logs import configure_logging
+from backend.settings import Settings
+
+app = typer.Typer(
+    help="PilotShare: share pilot lines, instruments and venues with SMEs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
+seed_app = typer.Typer(help="Load data.", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(seed_app, name="seed")
+app.add_typer(users_app, name="users")
+
+DatabaseOpt = Annotated[str | None, typer.Option("--database-url", help="overrides PILOTSHARE_DATABASE_URL")]
+
+
+def _settings(**overrides: Any) -> Settings:
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseOpt = None, revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from backend.migrations import upgrade
+
+    settings = _settings(database_url=database_url)
+    upgrade(settings.database_url, revision)
+    typer.echo(f"database at {revision}: {settings.database_url.split('@')[-1]}")
+
+
+@seed_app.command("demo")
+def seed_demo_command(
+    database_url: DatabaseOpt = None,
+    fleet_devices: Annotated[
+        int, typer.Option(help="also register simulated devices SIM-0010 ... up to N")
+    ] = 0,
+) -> None:
+    """Create the demo platform, SMEs and users (once), and print the logins."""
+    from backend.db import make_engine, unit_of_work
+    from backend.services.seed import seed_demo
+
+    settings = _settings(database_url=database_url)
+    engine = make_engine(settings)
+    with unit_of_work(engine) as session:
+        logins = seed_demo(session, fleet_devices)
+    engine.dispose()
+    typer.echo("demo logins (e-mail / password / role):")
+    for login in logins:
+        typer.echo(f"  {login.email:32} {login.password:20} {login.role:9} {login.note}")
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option()],
+    password: Annotated[str, typer.Option()],
+    role: Annotated[str, typer.Option(help="admin | operator | sme | auditor")],
+    org: Annotated[str | None, typer.Option(help="organization code")] = None,
+    platform: Annotated[str | None, typer.Option(help="platform code (operators)")] = None,
+    full_name: Annotated[str | None, typer.Option()] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Create a user account."""
+    from pydantic import ValidationError
+
+    from backend.db import make_engine, unit_of_work
+    from backend.domain.access import Role
+    from backend.domain.errors import DomainError
+    from backend.models.user import UserCreate
+    from backend.services.platforms import platform_by_code
+    from backend.services.users import create_user, organization_by_code
+
+    settings = _settings(database_url=database_url)
+    engine = make_engine(settings)
+    try:
+        with unit_of_work(engine) as session:
+            data = UserCreate(
+                email=email,
+                password=password,
+                role=Role(role) if role in Role.__members__ else role,  # type: ignore[arg-type]
+                full_name=full_name or email.split("@")[0],
+                organization_id=organization_by_code(session, org).id if org else None,
+                platform_id=platform_by_code(session, platform).id if platform else None,
+            )
+            user = create_user(session, None, data)
+            typer.echo(f"created user {user.id} {user.email} ({user.role})")
+    except ValidationError as exc:
+        _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    except DomainError as exc:
+        _fail(exc.message)
+    finally:
+        engine.dispose()
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="overrides PILOTSHARE_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="overrides PILOTSHARE_PORT")] = None,
+    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Serve the HTTP API and web UI (uvicorn; stops cleanly on SIGTERM)."""
+    import uvicorn
+
+    settings = _settings(host=host, port=port, database_url=database_url)
+    try:
+        settings.check_secret()
+    except RuntimeError as exc:
+        _fail(str(exc))
+    if settings.database_url != Settings().database_url or host or port:
+        os.environ["PILOTSHARE_DATABASE_URL"] = settings.database_url
+    uvicorn.run(
+        "backend.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        forwarded_allow_ips="*",
+    )
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Migrate, seed the demo platform, and run the API; Ctrl-C or SIGTERM stops everything."""
+    from backend.migrations import upgrade
+
+    os.environ.setdefault("PILOTSHARE_DEMO_MODE", "true")
+    settings = _settings(database_url=database_url, demo_mode=True)
+    path = settings.sqlite_path()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    seed_demo_command(database_url=settings.database_url, fleet_devices=0)
+    env = {**os.environ, "PILOTSHARE_DATABASE_URL": settings.database_url, "PILOTSHARE_DEMO_MODE": "true"}
+    me = [sys.executable, "-m", "backend.cli"]
+    children = [subprocess.Popen([*me, "api", "--host", host, "--port", str(port)], env=env)]
+    typer.echo(f"\nPilotShare demo is up: http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    typer.echo("Stop with Ctrl-C.")
+    _supervise(children)
+
+
+def _supervise(children: list[subprocess.Popen[bytes]]) -> None:
+    stopping = False
+
+    def stop(_signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopping and all(child.poll() is None for child in children):
+        time.sleep(0.5)
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + 15
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM)]
+    if failed and not stopping:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path.cwd()))
+    app()

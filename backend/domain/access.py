@@ -1,0 +1,76 @@
+"""Who may do what. Pure rules over a `Principal`, shared by every service.
+
+- admin: everything.
+- operator: manages the catalog, qualifications and requests of one platform.
+- sme: a member of one SME organization; sees that organization's private data only.
+- auditor: reads everything, writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from backend.domain.errors import AccessDenied
+
+
+class Role(StrEnum):
+    admin = "admin"
+    operator = "operator"
+    sme = "sme"
+    auditor = "auditor"
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    role: Role
+    organization_id: int | None = None
+    platform_id: int | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.admin
+
+
+def ensure_can_write(who: Principal) -> None:
+    if who.role is Role.auditor:
+        raise AccessDenied("auditors have read-only access")
+
+
+def ensure_admin(who: Principal) -> None:
+    if not who.is_admin:
+        raise AccessDenied("only an administrator may do this")
+
+
+def can_manage_platform(who: Principal, platform_id: int) -> bool:
+    return who.is_admin or (who.role is Role.operator and who.platform_id == platform_id)
+
+
+def ensure_manages_platform(who: Principal, platform_id: int) -> None:
+    ensure_can_write(who)
+    if not can_manage_platform(who, platform_id):
+        raise AccessDenied("only an operator of this platform (or an administrator) may change it")
+
+
+def can_see_organization(who: Principal, organization_id: int | None) -> bool:
+    """Private data of an organization (members, qualifications, later bookings and invoices)."""
+    if who.role in (Role.admin, Role.auditor, Role.operator):
+        return True
+    return organization_id is not None and who.organization_id == organization_id
+
+
+def ensure_sees_organization(who: Principal, organization_id: int | None) -> None:
+    if not can_see_organization(who, organization_id):
+        raise AccessDenied("this belongs to another organization")
+
+
+def check_membership(role: Role, organization_id: int | None, platform_id: int | None) -> str | None:
+    """What is missing for a user of `role`, or None when the combination is sound."""
+    if role is Role.operator and platform_id is None:
+        return "platform_id: an operator belongs to one platform"
+    if role is Role.sme and organization_id is None:
+        return "organization_id: an SME user belongs to one SME organization"
+    if role is not Role.operator and platform_id is not None:
+        return "platform_id: only operators are attached to a platform"
+    return None

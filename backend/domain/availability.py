@@ -1,0 +1,41 @@
+"""Free time of a resource: opening hours, minus maintenance, minus (later) bookings.
+
+A pilot line is free only when the line itself and every instrument it is made of are free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from backend.domain.intervals import Interval, intersect, subtract
+from backend.domain.opening_hours import open_intervals, parse_weekly_hours
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """What decides when one resource can be used."""
+
+    hours: Mapping[str, Any] | None  # weekly hours; None = open around the clock
+    zone: ZoneInfo
+    blocked: Sequence[Interval] = field(default_factory=tuple)  # maintenance, bookings
+    usable: bool = True  # False for a retired resource or one under maintenance
+
+
+def free_intervals(calendar: Calendar, window: Interval) -> list[Interval]:
+    if not calendar.usable:
+        return []
+    if calendar.hours is None:
+        opened = [window]
+    else:
+        opened = open_intervals(parse_weekly_hours(calendar.hours), calendar.zone, window)
+    return subtract(opened, calendar.blocked)
+
+
+def free_intervals_of_line(line: Calendar, members: Sequence[Calendar], window: Interval) -> list[Interval]:
+    free = free_intervals(line, window)
+    for member in members:
+        free = intersect(free, free_intervals(member, window))
+    return free

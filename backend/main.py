@@ -1,0 +1,58 @@
+"""The FastAPI application factory. Engines and settings are made here, never at import time."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request, Response
+
+from backend.api.errors import install_error_handlers
+from backend.api.health import router as health_router
+from backend.api.router import api_router
+from backend.db import make_engine
+from backend.logs import get_logger
+from backend.settings import Settings, get_settings
+from backend.web import router as web_router
+
+log = get_logger("pilotshare.api")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.check_secret()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = make_engine(settings)
+        log.info("api.start", database=settings.database_url.split("@")[-1], demo=settings.demo_mode)
+        yield
+        app.state.engine.dispose()
+        log.info("api.stop")
+
+    app = FastAPI(
+        title="PilotShare",
+        version="0.1.0",
+        summary="Book pilot lines, instruments and venues; watch them live; prove sharing performance.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(api_router)
+    app.include_router(health_router)
+    app.include_router(web_router)
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        structlog.contextvars.bind_contextvars(request_id=rid)
+        try:
+            response = await call_next(request)
+        finally:
+            structlog.contextvars.clear_contextvars()
+        response.headers["x-request-id"] = rid
+        return response
+
+    return app

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import available_timezones
+
+from pydantic import field_validator
+from sqlalchemy import JSON
+from sqlmodel import Field, SQLModel
+
+from backend.domain.opening_hours import parse_weekly_hours
+from backend.models.common import Code, Name
+from backend.models.types import UTCDateTime, utcnow
+
+
+def _known_zone(value: str) -> str:
+    if value not in available_timezones():
+        raise ValueError(f"unknown IANA time zone {value!r} (e.g. Asia/Shanghai)")
+    return value
+
+
+class PlatformBase(SQLModel):
+    code: Code = Field(max_length=64, unique=True, index=True)
+    name: Name = Field(max_length=200)
+    name_en: str | None = Field(default=None, max_length=200)
+    city: Name = Field(max_length=100, index=True)
+    city_en: str | None = Field(default=None, max_length=100)
+    industry: Name = Field(max_length=200)
+    industry_en: str | None = Field(default=None, max_length=200)
+    zone: str | None = Field(default=None, max_length=200, description="industrial park or development zone")
+    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    owner_org_id: int | None = Field(default=None, foreign_key="organization.id")
+    description: str | None = Field(default=None, max_length=4000)
+    published: bool = True
+    opening_hours: dict[str, Any] | None = Field(
+        default=None, sa_type=JSON, description="default weekly hours of its resources; null = always open"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _known_zone(value)
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _hours(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            parse_weekly_hours(value)
+        return value
+
+
+class Platform(PlatformBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PlatformCreate(PlatformBase):
+    pass
+
+
+class PlatformUpdate(SQLModel):
+    name: Name | None = None
+    name_en: str | None = None
+    city: Name | None = None
+    city_en: str | None = None
+    industry: Name | None = None
+    industry_en: str | None = None
+    zone: str | None = None
+    timezone: str | None = None
+    owner_org_id: int | None = None
+    description: str | None = None
+    published: bool | None = None
+    opening_hours: dict[str, Any] | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else _known_zone(value)
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _hours(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            parse_weekly_hours(value)
+        return value
+
+
+class PlatformPublic(PlatformBase):
+    id: int
+    created_at: datetime

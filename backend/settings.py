@@ -1,0 +1,78 @@
+"""Settings from `PILOTSHARE_*` environment variables or a `.env` file.
+
+Nothing here runs at import time: callers build a `Settings` (or take `get_settings()`)
+and hand it to the factories that need it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_SECRET_KEY = "pilotshare-demo-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PILOTSHARE_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///.var/pilotshare.db"
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_db: str = "pilotshare"
+    influx_token: str | None = None
+
+    secret_key: str = DEMO_SECRET_KEY
+    demo_mode: bool = False
+    access_token_minutes: int = Field(default=12 * 60, gt=0)
+    jwt_algorithm: str = "HS256"
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str | None = None
+    default_timezone: str = "Asia/Shanghai"
+
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("database_url must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("log_level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @property
+    def uses_default_secret(self) -> bool:
+        return self.secret_key == DEMO_SECRET_KEY
+
+    def check_secret(self) -> None:
+        """Refuse to run a real deployment with the published demo key."""
+        if self.uses_default_secret and not self.demo_mode:
+            raise RuntimeError(
+                "PILOTSHARE_SECRET_KEY is the published demo key; set your own secret "
+                "(e.g. `openssl rand -hex 32`) or set PILOTSHARE_DEMO_MODE=true for a demo"
+            )
+        if len(self.secret_key) < 32:
+            raise RuntimeError("PILOTSHARE_SECRET_KEY must be at least 32 characters long (HS256 wants 256 bits)")
+
+    def sqlite_path(self) -> Path | None:
+        prefix = "sqlite:///"
+        if self.database_url.startswith(prefix) and ":memory:" not in self.database_url:
+            return Path(self.database_url[len(prefix) :])
+        return None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,24 @@
+"""A small server-rendered front page: the platform catalog and where to go next."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from backend.api.deps import SessionDep
+from backend.services import platforms as platform_service
+from backend.services import resources as resource_service
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, session: SessionDep) -> HTMLResponse:
+    platforms, _ = platform_service.list_platforms(session, None, None, 0, 100)
+    rows, _ = resource_service.search_resources(session, limit=500)
+    resources = resource_service.to_public(session, rows)
+    return templates.TemplateResponse(request, "home.html", {"platforms": platforms, "resources": resources})

@@ -1,0 +1,18 @@
+"""Fixtures shared by all tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.databases import database
+
+DATABASES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An empty database of each supported kind (the test module runs once per kind)."""
+    with database(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
