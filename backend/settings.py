@@ -64,7 +64,7 @@ class Settings(BaseSettings):
                 "(e.g. `openssl rand -hex 32`) or set PILOTSHARE_DEMO_MODE=true for a demo"
             )
         if len(self.secret_key) < 32:
-            raise RuntimeError("PILOTSHARE_SECRET_KEY must be at least 32 characters long (HS256 wants 256 bits)")
+            raise RuntimeError("PILOTSHARE_SECRET_KEY must be at least 32 characters (HS256 wants 256 bits)")
 
     def sqlite_path(self) -> Path | None:
         prefix = "sqlite:///"
