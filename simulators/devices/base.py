@@ -166,6 +166,7 @@ class Device:
 
     def _enter(self, phase: Phase) -> None:
         old_state = self.state
+        self._last = {}
         self._phase = phase
         self.phase = phase.name
         self.state = phase.state
@@ -210,6 +211,7 @@ class Device:
     def handle_command(self, action: str, args: Mapping[str, Any] | None = None) -> None:
         """Apply a contract command (``lock``, ``unlock``, ``setpoint``) or raise DeviceError."""
         args = dict(args or {})
+        self._last = {}
         if action == "lock":
             self.locked = True
         elif action == "unlock":
@@ -232,6 +234,7 @@ class Device:
         if not spec.low <= value <= spec.high:
             raise DeviceError(f"setpoint {name}: {value} outside {spec.low}..{spec.high} {spec.unit}")
         self.setpoints[name] = float(value)
+        self._last = {}
 
     # ------------------------------------------------------------------ faults
 
@@ -246,6 +249,7 @@ class Device:
         if kind == "stuck_value":
             fault.value = float(self._measure()[target])
         self.faults[kind] = fault
+        self._last = {}
         severity = "critical" if kind in ("over_temperature", "power_loss") else "warning"
         self._event("fault", kind, severity, f"fault injected: {kind} on {target}")
         if kind == "over_temperature":

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from edge_agent import protocol
 from simulators.devices import DEVICE_TYPES, DeviceError, make_device
-from simulators.devices.base import STATES, Device
+from simulators.devices.base import STATES, Device, FieldValue
 from simulators.devices.fermenter import Fermenter
 from simulators.devices.furnace import Furnace
 
-SHORT_RUN = {
+SHORT_RUN: dict[str, dict[str, Any]] = {
     "fermenter": {"sterilize_hold_s": 300, "run_s": 1800, "harvest_s": 300, "cip_s": 600},
     "spray_dryer": {"preheat_s": 600, "run_s": 1800, "wash_s": 600},
     "freeze_dryer": {
@@ -55,10 +57,10 @@ def test_fermenter_holds_culture_setpoint_and_doses_base_as_it_acidifies() -> No
         temps.append(float(f.read()["temperature_c"]))
     assert max(abs(t - 37.0) for t in temps) < 0.5
     fields = f.read()
-    assert fields["state"] == "running" and fields["base_ml"] > 0
-    assert 6.8 < fields["ph"] < 7.2
-    assert fields["do_pct"] < 95  # the growing culture draws oxygen
-    assert fields["power_kw"] > 0
+    assert fields["state"] == "running" and float(fields["base_ml"]) > 0
+    assert 6.8 < float(fields["ph"]) < 7.2
+    assert float(fields["do_pct"]) < 95  # the growing culture draws oxygen
+    assert float(fields["power_kw"]) > 0
 
 
 @pytest.mark.parametrize("device_type", sorted(DEVICE_TYPES))
@@ -66,7 +68,7 @@ def test_every_device_runs_through_its_states_and_back_to_idle(device_type: str)
     d = make_device(device_type, "X-1", seed=3)
     assert d.read()["state"] == "idle"
     d.start_run(**SHORT_RUN[device_type])
-    seen = []
+    seen: list[object] = []
     while d.t < 48 * 3600:
         d.tick(5.0)
         state = d.read()["state"]
@@ -170,7 +172,7 @@ def test_random_faults_are_seeded() -> None:
 
 @pytest.mark.parametrize("device_type", sorted(DEVICE_TYPES))
 def test_same_seed_same_trace(device_type: str) -> None:
-    def trace(seed: int) -> list[dict[str, object]]:
+    def trace(seed: int) -> list[dict[str, FieldValue]]:
         d = make_device(device_type, "X", seed=seed)
         d.start_run(**SHORT_RUN[device_type])
         out = []

@@ -1,0 +1,203 @@
+"""The fleet over a real Mosquitto: contract payloads, retained birth, Last Will, commands with acks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge_agent import protocol
+from simulators.fleet import FleetOptions, run_mqtt
+from simulators.mqtt_link import parse_mqtt_url
+from simulators.platform import build_fleet
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+REPO = Path(__file__).resolve().parents[3]
+
+
+class Recorder:
+    """A subscriber that keeps every message, for assertions."""
+
+    def __init__(self, url: str, topic: str) -> None:
+        host, port = parse_mqtt_url(url)
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"rec-{uuid.uuid4()}"
+        )
+        self.client.on_message = self._on_message
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda *a: subscribed.set()
+        self.client.connect(host, port)
+        self.client.subscribe(topic, qos=1)
+        self.client.loop_start()
+        assert subscribed.wait(5)
+
+    def _on_message(self, client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        with self.lock:
+            self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
+
+    def on(self, suffix: str) -> list[tuple[str, bytes, bool]]:
+        with self.lock:
+            return [m for m in self.messages if m[0].endswith("/" + suffix)]
+
+    def wait_for(self, pred, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self.client.publish(topic, payload, qos=1).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def test_fleet_publishes_contract_payloads_and_answers_commands(mosquitto_url: str) -> None:
+    rec = Recorder(mosquitto_url, "pilotshare/v1/itest/#")
+    devices = build_fleet(4, seed=1)
+    opts = FleetOptions(hz=10, duration=3.0, batch_seconds=0.25, seed=1, progress_every=100)
+    result: dict[str, Any] = {}
+    runner = threading.Thread(
+        target=lambda: result.update(
+            run_mqtt(devices, "itest", mosquitto_url, opts, progress=lambda m: None).summary()
+        )
+    )
+    runner.start()
+    try:
+        assert rec.wait_for(lambda: len(rec.on("status")) >= 4), "no birth messages"
+        cmd_topic = protocol.cmd_topic("itest", "F5-1")
+        rec.publish(cmd_topic, protocol.Command(id="c1", action="lock").to_json())
+        rec.publish(
+            cmd_topic, protocol.Command(id="c2", action="setpoint", args={"temperature_sp_c": 300}).to_json()
+        )
+        rec.publish(cmd_topic, b'{"id": "c3", "action": "explode"}')
+        rec.publish(
+            cmd_topic, protocol.Command(id="c4", action="setpoint", args={"temperature_sp_c": 30}).to_json()
+        )
+        assert rec.wait_for(lambda: len(rec.on("cmd/ack")) >= 4)
+    finally:
+        runner.join(30)
+    assert not runner.is_alive()
+
+    acks = {a.id: a for a in (protocol.parse_payload("cmd/ack", m[1]) for m in rec.on("cmd/ack"))}
+    assert acks["c1"].ok and acks["c4"].ok
+    assert not acks["c2"].ok and "outside" in (acks["c2"].error or "")
+    assert not acks["c3"].ok and "action" in (acks["c3"].error or "")
+    assert devices[0].locked and devices[0].setpoints["temperature_sp_c"] == 30.0
+
+    assert rec.wait_for(
+        lambda: (
+            sum(len(json.loads(m[1])["samples"]) for m in rec.on("telemetry")) >= result["samples_published"]
+        )
+    )
+    telemetry = [
+        (protocol.parse_topic(m[0]), protocol.parse_payload("telemetry", m[1])) for m in rec.on("telemetry")
+    ]
+    per_device: dict[str, list[int]] = {}
+    for parts, msg in telemetry:
+        assert msg.agent == f"sim-itest-{parts.resource}"
+        per_device.setdefault(parts.resource, []).append(msg.seq)
+        assert len(msg.samples) > 1  # batched
+    assert sorted(per_device) == sorted(d.code for d in devices)
+    assert all(seqs == list(range(len(seqs))) for seqs in per_device.values())
+    total = sum(len(msg.samples) for _, msg in telemetry)
+    assert total == result["samples_published"] == result["samples_generated"] == 4 * 30
+    assert result["devices"] == 4
+
+    statuses = [protocol.parse_payload("status", m[1]) for m in rec.on("status")]
+    assert [s.state for s in statuses].count("online") == 4
+    assert [s.state for s in statuses].count("offline") == 4  # clean shutdown says goodbye
+    for m in rec.on("event"):
+        protocol.parse_payload("event", m[1])
+    rec.close()
+
+    # retained: a late subscriber still learns each device's last status
+    late = Recorder(mosquitto_url, "pilotshare/v1/itest/+/status")
+    assert late.wait_for(lambda: len(late.on("status")) == 4)
+    assert all(m[2] and json.loads(m[1]) == {"state": "offline"} for m in late.on("status"))
+    late.close()
+
+
+def test_killed_fleet_is_reported_offline_by_the_last_will(mosquitto_url: str, tmp_path: Path) -> None:
+    rec = Recorder(mosquitto_url, "pilotshare/v1/lwt/+/status")
+    env = {**os.environ, "PILOTSHARE_MQTT_URL": mosquitto_url, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simulators.cli",
+            "simulate",
+            "--devices",
+            "2",
+            "--hz",
+            "5",
+            "--duration",
+            "60",
+            "--platform",
+            "lwt",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert rec.wait_for(lambda: len(rec.on("status")) >= 2, 20), "fleet never came online"
+        births = [json.loads(m[1]) for m in rec.on("status")]
+        assert all(b["state"] == "online" and b["fields"]["device_type"] for b in births)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        # the broker notices the dead sockets at once (RST) and publishes the wills
+        assert rec.wait_for(lambda: len(rec.on("status")) >= 4, 20)
+        wills = [json.loads(m[1]) for m in rec.on("status")[2:]]
+        assert wills == [{"state": "offline"}, {"state": "offline"}]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        rec.close()
+
+
+def test_simulate_command_prints_one_json_summary(mosquitto_url: str) -> None:
+    env = {**os.environ, "PILOTSHARE_MQTT_URL": mosquitto_url, "PYTHONPATH": str(REPO)}
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "simulators.cli",
+            "simulate",
+            "--devices",
+            "12",
+            "--hz",
+            "10",
+            "--duration",
+            "2",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 1
+    summary = json.loads(lines[0])
+    assert summary["devices"] == 12 and summary["samples_published"] == 12 * 20
+    assert summary["seconds"] > 0
+    assert "connecting" in out.stderr
