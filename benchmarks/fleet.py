@@ -1,0 +1,128 @@
+"""Simulated fleet throughput over MQTT: can N devices at F Hz keep real time on this machine?
+
+    .venv/bin/python benchmarks/fleet.py [--devices 200] [--hz 10] [--duration 30] [--mqtt-url URL]
+
+Without --mqtt-url a private Mosquitto is started on a free port (tests/support/mosquitto.py), so the
+figure does not depend on whatever else uses the system broker. A subscriber counts the samples that
+actually arrive. Prints one JSON object: devices, target and achieved samples/s (broker-acknowledged and
+received), worst lag behind real time, and the CPU seconds the fleet process used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from simulators.fleet import FleetOptions, run_mqtt
+from simulators.mqtt_link import parse_mqtt_url
+from simulators.platform import build_fleet
+
+
+class Counter:
+    def __init__(self, url: str, platform: str) -> None:
+        host, port = parse_mqtt_url(url)
+        self.samples = 0
+        self.messages = 0
+        self.client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"bench-{os.getpid()}"
+        )
+        self.client.on_message = self._on_message
+        ready = threading.Event()
+        self.client.on_subscribe = lambda *a: ready.set()
+        self.client.connect(host, port)
+        self.client.subscribe(f"pilotshare/v1/{platform}/+/telemetry", qos=1)
+        self.client.loop_start()
+        ready.wait(5)
+
+    def _on_message(self, client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        # counting "samples" occurrences is enough and keeps the subscriber from being the bottleneck
+        self.samples += msg.payload.count(b'"fields"')
+        self.messages += 1
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--devices", type=int, default=200)
+    ap.add_argument("--hz", type=float, default=10.0)
+    ap.add_argument("--duration", type=float, default=30.0)
+    ap.add_argument("--batch-seconds", type=float, default=0.5)
+    ap.add_argument("--mqtt-url", default="")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    broker = None
+    url = args.mqtt_url
+    if not url:
+        from tests.support.mosquitto import MosquittoBroker, _binary
+
+        binary = _binary()
+        if binary is None:
+            sys.exit("no mosquitto binary; pass --mqtt-url")
+        tmp = tempfile.TemporaryDirectory(prefix="bench-mosquitto-")
+        broker = MosquittoBroker(binary, Path(tmp.name))
+        broker.start()
+        url = broker.url
+    platform = "bench"
+    counter = Counter(url, platform)
+    try:
+        devices = build_fleet(args.devices, seed=args.seed)
+        opts = FleetOptions(
+            hz=args.hz,
+            duration=args.duration,
+            batch_seconds=args.batch_seconds,
+            seed=args.seed,
+            progress_every=10,
+        )
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        summary = run_mqtt(devices, platform, url, opts).summary()
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        deadline = time.monotonic() + 10
+        while counter.samples < summary["samples_published"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        counter.close()
+        if broker is not None:
+            broker.stop()
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    print(
+        json.dumps(
+            {
+                "benchmark": "fleet_mqtt",
+                "devices": summary["devices"],
+                "hz": args.hz,
+                "duration_s": args.duration,
+                "batch_seconds": args.batch_seconds,
+                "target_samples_per_s": summary["target_samples_per_s"],
+                "achieved_samples_per_s": summary["achieved_samples_per_s"],
+                "samples_generated": summary["samples_generated"],
+                "samples_acked_by_broker": summary["samples_published"],
+                "samples_received_by_subscriber": counter.samples,
+                "telemetry_messages_received": counter.messages,
+                "lag_max_s": summary["lag_max_s"],
+                "process_cpu_s_fleet_plus_subscriber": round(cpu, 2),
+                "process_cpu_share_of_one_core": round(cpu / summary["seconds"], 3),
+                "cores": os.cpu_count(),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
