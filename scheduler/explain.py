@@ -26,7 +26,6 @@ def explain_unplaced(
     assignments: list[Assignment],
     unplaced: list[str],
     budget_seconds: float = 5.0,
-    progress: object = None,
 ) -> dict[str, str]:
     deadline = time.perf_counter() + budget_seconds
     reasons: dict[str, str] = {}

@@ -106,6 +106,13 @@ class ScheduleModel:
             sa, sb = chosen.get(o.a.start.index), chosen.get(o.b.start.index)
             self.model.add_hint(o.before, sa is not None and sb is not None and sa <= sb)
 
+    def hint_values(self, values: list[int]) -> None:
+        """A complete hint: one value per model variable, e.g. the previous stage's solution."""
+        self.model.clear_hints()  # type: ignore[no-untyped-call]
+        hint = self.model.proto.solution_hint
+        hint.vars.extend(range(len(values)))
+        hint.values.extend(values)
+
     def extract(self, solver: cp_model.CpSolver) -> tuple[list[Assignment], list[str]]:
         """The assignments of a solved model and the ids of the requests it left out."""
         assignments: list[Assignment] = []
