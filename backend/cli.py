@@ -14,6 +14,8 @@ import typer
 
 from backend.logs import configure_logging
 from backend.settings import Settings
+from scheduler.cli import schedule_app
+from simulators.cli import simulate
 
 app = typer.Typer(
     help="PilotShare: share pilot lines, instruments and venues with SMEs.",
@@ -26,6 +28,8 @@ users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
 app.add_typer(users_app, name="users")
+app.add_typer(schedule_app, name="schedule")
+app.command("simulate", help="Run a simulated fleet of instruments (see docs/simulators.md).")(simulate)
 
 DatabaseOpt = Annotated[str | None, typer.Option("--database-url", help="overrides PILOTSHARE_DATABASE_URL")]
 
@@ -151,6 +155,7 @@ def demo(
 ) -> None:
     """Migrate, seed the demo platform, and run the API; Ctrl-C or SIGTERM stops everything."""
     from backend.migrations import upgrade
+    from backend.services.seed import demo_data
 
     os.environ.setdefault("PILOTSHARE_DEMO_MODE", "true")
     settings = _settings(database_url=database_url, demo_mode=True)
@@ -161,13 +166,31 @@ def demo(
     seed_demo_command(database_url=settings.database_url, fleet_devices=0)
     env = {**os.environ, "PILOTSHARE_DATABASE_URL": settings.database_url, "PILOTSHARE_DEMO_MODE": "true"}
     me = [sys.executable, "-m", "backend.cli"]
-    children = [subprocess.Popen([*me, "api", "--host", host, "--port", str(port)], env=env)]
+    api_process = subprocess.Popen([*me, "api", "--host", host, "--port", str(port)], env=env)
+    fleet_devices = sum(1 for r in demo_data()["resources"] if r.get("device_type"))
+    fleet = subprocess.Popen(
+        [
+            *me,
+            "simulate",
+            "--devices",
+            str(fleet_devices),
+            "--hz",
+            "1",
+            "--duration",
+            str(365 * 24 * 3600),
+            "--mqtt-url",
+            settings.mqtt_url,
+        ],
+        env=env,
+    )
     typer.echo(f"\nPilotShare demo is up: http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    typer.echo(f"Simulated fleet: {fleet_devices} instruments publishing to {settings.mqtt_url}")
     typer.echo("Stop with Ctrl-C.")
-    _supervise(children)
+    _supervise(critical=api_process, helpers=[fleet])
 
 
-def _supervise(children: list[subprocess.Popen[bytes]]) -> None:
+def _supervise(critical: subprocess.Popen[bytes], helpers: list[subprocess.Popen[bytes]]) -> None:
+    """Run until the critical child ends or we are told to stop; then stop every child."""
     stopping = False
 
     def stop(_signum: int, _frame: Any) -> None:
@@ -176,8 +199,16 @@ def _supervise(children: list[subprocess.Popen[bytes]]) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    while not stopping and all(child.poll() is None for child in children):
+    reported: set[int] = set()
+    while not stopping and critical.poll() is None:
+        for helper in helpers:
+            if helper.poll() is not None and helper.pid not in reported:
+                reported.add(helper.pid)
+                typer.echo(
+                    f"note: helper process {' '.join(map(str, helper.args[3:5]))} ended ({helper.returncode})"
+                )
         time.sleep(0.5)
+    children = [critical, *helpers]
     for child in children:
         if child.poll() is None:
             child.terminate()
@@ -187,8 +218,7 @@ def _supervise(children: list[subprocess.Popen[bytes]]) -> None:
             child.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             child.kill()
-    failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM)]
-    if failed and not stopping:
+    if not stopping:
         raise typer.Exit(1)
 
 
