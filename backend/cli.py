@@ -204,9 +204,7 @@ def _supervise(critical: subprocess.Popen[bytes], helpers: list[subprocess.Popen
         for helper in helpers:
             if helper.poll() is not None and helper.pid not in reported:
                 reported.add(helper.pid)
-                typer.echo(
-                    f"note: helper process {' '.join(map(str, helper.args[3:5]))} ended ({helper.returncode})"
-                )
+                typer.echo(f"note: helper process {helper.pid} ended with code {helper.returncode}", err=True)
         time.sleep(0.5)
     children = [critical, *helpers]
     for child in children:
