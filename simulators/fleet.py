@@ -251,6 +251,7 @@ async def serve_fleet(
     lag_max = 0.0
     next_progress = t0 + opts.progress_every
     k = 0
+    seconds = 0.0
     try:
         while not stop.is_set() and k * period < opts.duration:
             due = t0 + k * period
@@ -272,6 +273,7 @@ async def serve_fleet(
             if now >= next_progress:
                 progress(f"{now - t0:6.1f} s  snapshots served {generated}  lag {lag_max:.3f} s")
                 next_progress += opts.progress_every
+        seconds = time.monotonic() - t0
     finally:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -282,7 +284,7 @@ async def serve_fleet(
         devices=len(devices),
         hz=opts.hz,
         duration=opts.duration,
-        seconds=time.monotonic() - t0,
+        seconds=seconds,
         samples_generated=generated,
         samples_published=generated,
         lag_max_s=lag_max,

@@ -135,3 +135,59 @@ async def test_replayed_trace_is_served_over_modbus(tmp_path) -> None:  # type: 
     finally:
         client.close()
         await server.stop()
+
+
+def _free_block(n: int) -> int:
+    """A base port with n free ports after it (best effort)."""
+    import socket
+
+    for _ in range(50):
+        base = free_port()
+        if base + n > 65000:
+            continue
+        socks = []
+        try:
+            for i in range(n):
+                s = socket.socket()
+                s.bind(("127.0.0.1", base + i))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port block")
+
+
+async def test_fleet_serve_mode_keeps_modbus_registers_live() -> None:
+    import asyncio
+
+    from pymodbus.client import AsyncModbusTcpClient
+
+    from simulators.fleet import FleetOptions, serve_fleet
+    from simulators.platform import build_fleet
+
+    devices = build_fleet(3, seed=5)
+    base = _free_block(3)
+    stop = asyncio.Event()
+    opts = FleetOptions(hz=20, duration=30, speed=60, seed=5, start_share=1.0, progress_every=100)
+    task = asyncio.create_task(
+        serve_fleet(devices, "modbus", opts, base_port=base, stop_event=stop, progress=lambda m: None)
+    )
+    client = AsyncModbusTcpClient("127.0.0.1", port=base + 2, timeout=5)
+    try:
+        for _ in range(50):
+            if await client.connect():
+                break
+            await asyncio.sleep(0.1)
+        first = await client.read_input_registers(0, count=4, device_id=1)
+        await asyncio.sleep(0.5)
+        later = await client.read_input_registers(0, count=4, device_id=1)
+        assert later.registers[3] > first.registers[3]  # heartbeat: the fleet is ticking
+        assert STATES[later.registers[1]] == devices[2].read()["state"]
+    finally:
+        client.close()
+        stop.set()
+        result = await task
+    assert result.devices == 3 and result.samples_published > 0
