@@ -169,8 +169,7 @@ def run_mqtt(
                 activity.apply(ts, sim_dt)
                 for d in devices:
                     d.tick(sim_dt)
-                for lk in link.links:
-                    lk.samples.append({"ts": ts, "fields": lk.device.read()})
+                link.sample_all(ts)
                 generated += len(devices)
                 k += 1
                 continue  # catch up before serving the network

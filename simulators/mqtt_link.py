@@ -53,6 +53,7 @@ class DeviceLink:
     backoff: float = 1.0
     seq: int = 0
     samples: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
     commands: deque[protocol.Command | tuple[str, str]] = field(default_factory=deque)
     # mid -> number of samples in that telemetry message, for counting broker-acknowledged samples
     pending: dict[int, int] = field(default_factory=dict)
@@ -196,16 +197,27 @@ class MqttFleetLink:
                 self.commands_handled += 1
                 link.client.publish(link.topics["cmd/ack"], ack.to_json(), qos=protocol.QOS)
 
-    def add_sample(self, link: DeviceLink, ts_ns: int) -> None:
-        link.samples.append({"ts": ts_ns, "fields": link.device.read()})
+    def sample_all(self, ts_ns: int) -> None:
+        """Take one sample of every device, and collect its events, stamped with the tick time.
+
+        Devices keep their own simulated clock (which runs faster with ``speed``); on the wire everything
+        carries the tick's wall-clock time so telemetry and events line up.
+        """
+        for link in self.links:
+            link.samples.append({"ts": ts_ns, "fields": link.device.read()})
+            for event in link.device.drain_events():
+                event["ts"] = ts_ns
+                link.events.append(event)
 
     def flush(self) -> int:
         """Publish buffered samples (one telemetry message per device) and events; returns samples sent."""
         sent = 0
         for link in self.links:
-            for event in link.device.drain_events():
-                link.client.publish(link.topics["event"], json.dumps(event), qos=protocol.QOS)
-                self.messages_published += 1
+            if link.connected:
+                for event in link.events:
+                    link.client.publish(link.topics["event"], json.dumps(event), qos=protocol.QOS)
+                    self.messages_published += 1
+                link.events = []
             if not link.samples or not link.connected:
                 continue  # while disconnected samples stay buffered (bounded below)
             body = json.dumps(
@@ -220,6 +232,7 @@ class MqttFleetLink:
         for link in self.links:
             if len(link.samples) > protocol.MAX_SAMPLES_PER_MESSAGE:
                 del link.samples[: len(link.samples) - protocol.MAX_SAMPLES_PER_MESSAGE]
+            del link.events[:-1000]
         return sent
 
     def acked_samples(self) -> int:

@@ -201,3 +201,31 @@ def test_simulate_command_prints_one_json_summary(mosquitto_url: str) -> None:
     assert summary["devices"] == 12 and summary["samples_published"] == 12 * 20
     assert summary["seconds"] > 0
     assert "connecting" in out.stderr
+
+
+def test_fleet_reconnects_after_a_broker_restart(mosquitto: Any) -> None:
+    rec = Recorder(mosquitto.url, "pilotshare/v1/recon/#")
+    devices = build_fleet(2, seed=2)
+    opts = FleetOptions(hz=10, duration=8.0, batch_seconds=0.25, seed=2, progress_every=100)
+    result: dict[str, Any] = {}
+    runner = threading.Thread(
+        target=lambda: result.update(
+            run_mqtt(devices, "recon", mosquitto.url, opts, progress=lambda m: None).summary()
+        )
+    )
+    runner.start()
+    try:
+        assert rec.wait_for(lambda: len(rec.on("telemetry")) >= 4)
+        rec.close()
+        mosquitto.restart()  # same port; every connection drops
+        rec = Recorder(mosquitto.url, "pilotshare/v1/recon/#")
+        # back online: a fresh (live, not retained-replay) birth per device, and telemetry flows again
+        assert rec.wait_for(
+            lambda: sum(json.loads(m[1])["state"] == "online" and not m[2] for m in rec.on("status")) >= 2, 15
+        )
+        assert rec.wait_for(lambda: len({m[0] for m in rec.on("telemetry")}) == 2, 15)
+    finally:
+        runner.join(30)
+        rec.close()
+    assert not runner.is_alive()
+    assert result["samples_published"] > 0
