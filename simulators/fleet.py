@@ -59,6 +59,7 @@ class Activity:
         self.runs_per_h = opts.runs_per_h
         self.usage = sorted(usage or [], key=lambda a: a.at_ns)
         self.next_usage = 0
+        self.caught_up = False
         self.booked = usage is not None
         if not self.booked:
             for d in devices:
@@ -69,6 +70,9 @@ class Activity:
 
     def apply(self, now_ns: int, sim_dt: float) -> None:
         if self.booked:
+            if not self.caught_up:
+                self._skip_past(now_ns)
+                self.caught_up = True
             while self.next_usage < len(self.usage) and self.usage[self.next_usage].at_ns <= now_ns:
                 action = self.usage[self.next_usage]
                 self.next_usage += 1
@@ -76,11 +80,30 @@ class Activity:
                 if device is not None:
                     action.apply(device)
             return
+        self._autostart(sim_dt)
+
+    def _skip_past(self, now_ns: int) -> None:
+        """Bookings already over when the fleet starts are history; one in progress starts at once."""
+        past = [a for a in self.usage if a.at_ns <= now_ns]
+        for action in _last_per_resource(past).values():
+            device = self.devices.get(action.resource)
+            if device is not None and action.action == "start":
+                action.apply(device)
+        self.next_usage = len(past)
+
+    def _autostart(self, sim_dt: float) -> None:
         p = self.runs_per_h * sim_dt / 3600.0
         for d in self.devices.values():
             if d.state == "idle" and not d.locked and self.rng.random() < p:
                 with contextlib.suppress(DeviceError):
                     d.start_run()
+
+
+def _last_per_resource(actions: list[UsageAction]) -> dict[str, UsageAction]:
+    last: dict[str, UsageAction] = {}
+    for a in actions:
+        last[a.resource] = a
+    return last
 
 
 @dataclass

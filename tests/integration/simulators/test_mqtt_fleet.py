@@ -229,3 +229,41 @@ def test_fleet_reconnects_after_a_broker_restart(mosquitto: Any) -> None:
         rec.close()
     assert not runner.is_alive()
     assert result["samples_published"] > 0
+
+
+def test_bookings_drive_usage_seen_in_telemetry(mosquitto_url: str, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    bookings = [
+        {
+            "resource": "F5-1",
+            "start": (now + timedelta(seconds=3)).isoformat(),
+            "end": (now + timedelta(seconds=5)).isoformat(),
+            "org": "sme-1",
+        }
+    ]
+    path = tmp_path / "bookings.json"
+    path.write_text(json.dumps(bookings))
+    rec = Recorder(mosquitto_url, "pilotshare/v1/jinan-bio/F5-1/telemetry")
+    env = {**os.environ, "PILOTSHARE_MQTT_URL": mosquitto_url, "PYTHONPATH": str(REPO)}
+    args = ["--devices", "2", "--hz", "10", "--duration", "7", "--bookings", str(path), "--no-show-rate", "0"]
+    args += ["--late-start-rate", "0", "--overrun-rate", "0", "--unbooked-per-day", "0"]
+    subprocess.run(
+        [sys.executable, "-m", "simulators.cli", "simulate", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    assert rec.wait_for(lambda: len(rec.on("telemetry")) >= 10)
+    rec.close()
+    samples = [s for m in rec.on("telemetry") for s in json.loads(m[1])["samples"]]
+    states = [s["fields"]["state"] for s in samples]
+    changes = [st for i, st in enumerate(states) if i == 0 or states[i - 1] != st]
+    assert changes == ["idle", "setup", "cleaning"]
+    start_ns = int((now + timedelta(seconds=3)).timestamp() * 1e9)
+    first_setup = next(s["ts"] for s in samples if s["fields"]["state"] == "setup")
+    # within two ticks of the booking start (or of the fleet's start, had it started late)
+    assert start_ns <= first_setup < max(start_ns, samples[0]["ts"]) + 200_000_000
