@@ -23,16 +23,37 @@ def make_engine(settings: Settings) -> Engine:
             path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy emits BEGIN itself (below), so that a writer can ask for the write lock up front.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    immediate = connection.get_execution_options().get(WRITE_LOCK, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+WRITE_LOCK = "pilotshare_write_lock"
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, but each SQLite transaction takes the write lock when it begins.
+
+    Use it where a use case reads and then writes on what it read (check a slot, then book it):
+    SQLite then runs such transactions one after the other. PostgreSQL ignores the option and
+    relies on its constraints (the booking exclusion constraint) instead.
+    """
+    return engine.execution_options(**{WRITE_LOCK: True})
 
 
 @contextmanager

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -12,6 +14,7 @@ from fastapi import FastAPI, Request, Response
 from backend.api.errors import install_error_handlers
 from backend.api.health import router as health_router
 from backend.api.router import api_router
+from backend.background import run_periodically
 from backend.db import make_engine
 from backend.logs import get_logger
 from backend.settings import Settings, get_settings
@@ -28,7 +31,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = make_engine(settings)
         log.info("api.start", database=settings.database_url.split("@")[-1], demo=settings.demo_mode)
+        background = None
+        if settings.background_seconds > 0:
+            background = asyncio.create_task(run_periodically(app.state.engine, settings.background_seconds))
         yield
+        if background is not None:
+            background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await background
         app.state.engine.dispose()
         log.info("api.stop")
 

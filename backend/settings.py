@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     public_url: str | None = None
     default_timezone: str = "Asia/Shanghai"
 
+    background_seconds: float = Field(
+        default=60, ge=0, description="period of the API's background jobs (no-shows, notifications); 0 = off"
+    )
+
     log_level: str = "INFO"
     log_json: bool = False
 

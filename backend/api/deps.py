@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from backend.db import unit_of_work, writer
 from backend.domain.access import Principal, Role
 from backend.models.user import User
 from backend.services.security import InvalidToken, decode_access_token, principal_of
@@ -30,17 +31,19 @@ def get_engine(request: Request) -> Engine:
 
 def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
     """The request's unit of work: committed when the route returns, rolled back when it raises."""
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with unit_of_work(engine) as session:
+        yield session
+
+
+def get_write_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+    """A unit of work that checks and then writes (bookings): serialized on SQLite, see `writer`."""
+    with unit_of_work(writer(engine)) as session:
+        yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+WriteSessionDep = Annotated[Session, Depends(get_write_session, scope="function")]
 
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 

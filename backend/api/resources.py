@@ -102,7 +102,7 @@ def availability(
     start: Annotated[datetime, Query(alias="from", description="ISO 8601 with zone")],
     end: Annotated[datetime, Query(alias="to", description="ISO 8601 with zone")],
 ) -> Availability:
-    """Free intervals in the platform's time zone: opening hours minus maintenance windows."""
+    """Free intervals in the platform's time zone: opening hours minus maintenance windows and bookings."""
     for name, value in (("from", start), ("to", end)):
         if value.tzinfo is None:
             raise Invalid(name, "give a time zone, e.g. 2026-12-01T08:00:00+08:00")

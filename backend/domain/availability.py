@@ -1,4 +1,4 @@
-"""Free time of a resource: opening hours, minus maintenance, minus (later) bookings.
+"""Free time of a resource: opening hours, minus maintenance windows, minus bookings.
 
 A pilot line is free only when the line itself and every instrument it is made of are free.
 """
@@ -24,14 +24,17 @@ class Calendar:
     usable: bool = True  # False for a retired resource or one under maintenance
 
 
+def opening_periods(calendar: Calendar, window: Interval) -> list[Interval]:
+    """When the resource is open inside `window`, before anything is blocked."""
+    if calendar.hours is None:
+        return [window]
+    return open_intervals(parse_weekly_hours(calendar.hours), calendar.zone, window)
+
+
 def free_intervals(calendar: Calendar, window: Interval) -> list[Interval]:
     if not calendar.usable:
         return []
-    if calendar.hours is None:
-        opened = [window]
-    else:
-        opened = open_intervals(parse_weekly_hours(calendar.hours), calendar.zone, window)
-    return subtract(opened, calendar.blocked)
+    return subtract(opening_periods(calendar, window), calendar.blocked)
 
 
 def free_intervals_of_line(line: Calendar, members: Sequence[Calendar], window: Interval) -> list[Interval]:

@@ -1,5 +1,6 @@
 """Tables, one module per aggregate. Importing this package registers every table on SQLModel.metadata."""
 
+from backend.models.booking import Booking, BookingEvent, OutboxMessage, Quota, WaitlistEntry, Webhook
 from backend.models.organization import Organization
 from backend.models.platform import Platform
 from backend.models.qualification import Qualification
@@ -14,14 +15,20 @@ from backend.models.resource import (
 from backend.models.user import User
 
 __all__ = [
+    "Booking",
+    "BookingEvent",
     "MaintenanceWindow",
     "Organization",
+    "OutboxMessage",
     "Platform",
     "Qualification",
+    "Quota",
     "RateCard",
     "Resource",
     "ResourceAttribute",
     "ResourceCapability",
     "ResourceMember",
     "User",
+    "WaitlistEntry",
+    "Webhook",
 ]

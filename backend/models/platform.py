@@ -35,6 +35,20 @@ class PlatformBase(SQLModel):
     opening_hours: dict[str, Any] | None = Field(
         default=None, sa_type=JSON, description="default weekly hours of its resources; null = always open"
     )
+    sla_hours: float = Field(default=24, gt=0, description="time to decide on an ordinary request")
+    green_sla_hours: float = Field(
+        default=4, gt=0, description="time to decide on a key project (green channel)"
+    )
+    cancellation_free_hours: float = Field(
+        default=24, ge=0, description="free cancellation up to this before start"
+    )
+    cancellation_fee_percent: float = Field(
+        default=50, ge=0, le=100, description="share of the price charged later"
+    )
+    default_quota_hours: float | None = Field(
+        default=None, ge=0, description="hours per org per month; null = none"
+    )
+    check_in_early_minutes: int = Field(default=30, ge=0)
 
     @field_validator("timezone")
     @classmethod
@@ -71,6 +85,12 @@ class PlatformUpdate(SQLModel):
     description: str | None = None
     published: bool | None = None
     opening_hours: dict[str, Any] | None = None
+    sla_hours: float | None = Field(default=None, gt=0)
+    green_sla_hours: float | None = Field(default=None, gt=0)
+    cancellation_free_hours: float | None = Field(default=None, ge=0)
+    cancellation_fee_percent: float | None = Field(default=None, ge=0, le=100)
+    default_quota_hours: float | None = Field(default=None, ge=0)
+    check_in_early_minutes: int | None = Field(default=None, ge=0)
 
     @field_validator("timezone")
     @classmethod

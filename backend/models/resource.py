@@ -47,6 +47,16 @@ class _ResourceChecks(SQLModel):
     def _tags(cls, value: list[str] | None) -> list[str] | None:
         return None if value is None else normalize_tags(value)
 
+    @field_validator("auto_approve", check_fields=False)
+    @classmethod
+    def _auto_approve(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            unknown = set(value) - {"enabled", "max_minutes", "qualified_only", "no_hazard"}
+            if unknown:
+                known = "enabled, max_minutes, qualified_only or no_hazard"
+                raise ValueError(f"unknown rule {sorted(unknown)[0]!r}; use {known}")
+        return value
+
     @field_validator("attributes", check_fields=False)
     @classmethod
     def _attributes(cls, value: dict[str, AttributeValue] | None) -> dict[str, AttributeValue] | None:
@@ -67,6 +77,17 @@ class ResourceBase(SQLModel):
     )
     unattended: bool = Field(default=False, description="may run through closed hours once started")
     status: ResourceStatus = Field(default=ResourceStatus.active, sa_type=String(20))
+    min_notice_minutes: int = Field(default=60, ge=0, description="SMEs must book this long ahead")
+    max_booking_hours: float = Field(default=168, gt=0, description="longest single booking")
+    requires_qualification: bool = Field(default=True, description="SME users need a valid qualification")
+    no_show_grace_minutes: int = Field(
+        default=30, ge=0, description="check in within this, or the rest is released"
+    )
+    auto_approve: dict[str, Any] | None = Field(
+        default=None,
+        sa_type=JSON,
+        description='e.g. {"enabled": true, "max_minutes": 240, "qualified_only": true, "no_hazard": true}',
+    )
 
 
 class Resource(ResourceBase, table=True):

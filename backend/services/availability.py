@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from backend.domain.availability import Calendar, free_intervals, free_intervals_of_line
+from backend.domain.bookings import HOLDS_SLOT
 from backend.domain.errors import Invalid
 from backend.domain.intervals import Interval
+from backend.models.booking import Booking
 from backend.models.platform import Platform
 from backend.models.resource import MaintenanceWindow, Resource, ResourceKind, ResourceStatus
 from backend.services.resources import get_resource, member_ids
@@ -17,7 +19,22 @@ from backend.services.resources import get_resource, member_ids
 MAX_WINDOW = timedelta(days=93)
 
 
-def calendar_of(session: Session, resource: Resource, window: Interval) -> Calendar:
+def busy_intervals(session: Session, resource_id: int, window: Interval) -> list[Interval]:
+    """Slot-holding bookings of the resource that overlap `window`."""
+    rows = session.exec(
+        select(Booking.starts_at, Booking.ends_at).where(
+            Booking.resource_id == resource_id,
+            col(Booking.status).in_([s.value for s in HOLDS_SLOT]),
+            col(Booking.starts_at) < window.end,
+            col(Booking.ends_at) > window.start,
+        )
+    ).all()
+    return [Interval(s, e) for s, e in rows if s and e]
+
+
+def calendar_of(
+    session: Session, resource: Resource, window: Interval, *, with_bookings: bool = True
+) -> Calendar:
     platform = session.get(Platform, resource.platform_id)
     assert platform is not None  # foreign key
     blocked = [
@@ -30,6 +47,8 @@ def calendar_of(session: Session, resource: Resource, window: Interval) -> Calen
             )
         )
     ]
+    if with_bookings:
+        blocked += busy_intervals(session, resource.id or 0, window)
     return Calendar(
         hours=resource.opening_hours if resource.opening_hours is not None else platform.opening_hours,
         zone=ZoneInfo(platform.timezone),

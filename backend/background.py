@@ -1,0 +1,42 @@
+"""Periodic jobs the API runs beside requests (no-show sweeps, outbox delivery).
+
+Each job is one short transaction that is safe to run in several API replicas at once: it only
+moves rows whose state still allows it, so a second replica finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from sqlalchemy.engine import Engine
+
+from backend.db import unit_of_work, writer
+from backend.logs import get_logger
+from backend.services.bookings import sweep_no_shows
+
+log = get_logger("pilotshare.background")
+
+Job = Callable[[Engine], object]
+
+
+def no_show_job(engine: Engine) -> object:
+    with unit_of_work(writer(engine)) as session:
+        marked = sweep_no_shows(session)
+    if marked:
+        log.info("bookings.no_show", bookings=marked)
+    return marked
+
+
+JOBS: list[Job] = [no_show_job]
+
+
+async def run_periodically(engine: Engine, every_seconds: float, jobs: list[Job] | None = None) -> None:
+    """Run every job in a worker thread each `every_seconds`, until cancelled."""
+    while True:
+        for job in jobs or JOBS:
+            try:
+                await asyncio.to_thread(job, engine)
+            except Exception:  # one failing job must not stop the others or the loop
+                log.exception("background.job_failed", job=getattr(job, "__name__", str(job)))
+        await asyncio.sleep(every_seconds)
