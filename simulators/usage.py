@@ -46,8 +46,6 @@ class UsageRates:
     unbooked_per_day: float = 0.2
     unbooked_min_minutes: float = 30.0
     unbooked_max_minutes: float = 120.0
-    #: lock instruments outside bookings (the interlock); unbooked use then means a bypass
-    interlock: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,7 +88,6 @@ class UsagePlan:
     actions: list[UsageAction]
     sessions: list[UsageSession]
     no_shows: list[Booking]
-    locks: list[tuple[int, str, bool]]  # (at_ns, resource, locked) for the interlock
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -188,12 +185,7 @@ def plan_usage(
                 sessions.append(UsageSession(resource, "", "", start, end, "unbooked"))
     actions.sort(key=lambda a: (a.at_ns, a.action != "stop", a.resource))
     sessions.sort(key=lambda s: (s.start_ns, s.resource))
-    locks: list[tuple[int, str, bool]] = []
-    if rates.interlock:
-        for b in ordered:
-            locks += [(b.start_ns, b.resource, False), (b.end_ns, b.resource, True)]
-        locks.sort()
-    return UsagePlan(actions, sessions, no_shows, locks)
+    return UsagePlan(actions, sessions, no_shows)
 
 
 def _poisson(rng: random.Random, mean: float) -> int:

@@ -267,3 +267,40 @@ def test_bookings_drive_usage_seen_in_telemetry(mosquitto_url: str, tmp_path: Pa
     first_setup = next(s["ts"] for s in samples if s["fields"]["state"] == "setup")
     # within two ticks of the booking start (or of the fleet's start, had it started late)
     assert start_ns <= first_setup < max(start_ns, samples[0]["ts"]) + 200_000_000
+
+
+def test_sigterm_ends_the_fleet_cleanly_with_its_summary(mosquitto_url: str) -> None:
+    rec = Recorder(mosquitto_url, "pilotshare/v1/term/+/status")
+    env = {**os.environ, "PILOTSHARE_MQTT_URL": mosquitto_url, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simulators.cli",
+            "simulate",
+            "--devices",
+            "2",
+            "--duration",
+            "60",
+            "--platform",
+            "term",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert rec.wait_for(lambda: len(rec.on("status")) >= 2, 20)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["devices"] == 2 and summary["seconds"] < 30
+    assert rec.wait_for(lambda: len(rec.on("status")) >= 4)
+    assert [json.loads(m[1]) for m in rec.on("status")[2:]] == [{"state": "offline"}] * 2
+    rec.close()
