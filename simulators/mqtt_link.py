@@ -48,7 +48,7 @@ class DeviceLink:
     agent: str
     topics: dict[str, str]
     connected: bool = False
-    ever_connected: bool = False
+    configured: bool = False  # connect() was called once; from then on reconnect() retries
     next_reconnect: float = 0.0
     backoff: float = 1.0
     seq: int = 0
@@ -105,11 +105,11 @@ class MqttFleetLink:
 
     def _try_connect(self, link: DeviceLink) -> None:
         try:
-            if link.ever_connected:
+            if link.configured:
                 link.client.reconnect()
             else:
+                link.configured = True
                 link.client.connect(self.host, self.port, keepalive=self.keepalive)
-                link.ever_connected = True
         except OSError as exc:
             log.warning("connect %s failed: %s; retry in %.0f s", link.agent, exc, link.backoff)
             link.next_reconnect = time.monotonic() + link.backoff
@@ -162,7 +162,7 @@ class MqttFleetLink:
         for link in self.links:
             sock = link.client.socket()
             if sock is None:
-                if link.ever_connected and now >= link.next_reconnect:
+                if link.configured and now >= link.next_reconnect:
                     self._try_connect(link)
                 continue
             socks[sock] = link

@@ -304,3 +304,21 @@ def test_sigterm_ends_the_fleet_cleanly_with_its_summary(mosquitto_url: str) -> 
     assert rec.wait_for(lambda: len(rec.on("status")) >= 4)
     assert [json.loads(m[1]) for m in rec.on("status")[2:]] == [{"state": "offline"}] * 2
     rec.close()
+
+
+def test_fleet_waits_for_a_broker_that_starts_late(tmp_path: Path) -> None:
+    from tests.support.mosquitto import MosquittoBroker, _binary, free_port
+
+    binary = _binary()
+    if binary is None:
+        pytest.skip("no mosquitto")
+    broker = MosquittoBroker(binary, tmp_path, port=free_port())
+    timer = threading.Timer(1.5, broker.start)
+    timer.start()
+    try:
+        opts = FleetOptions(hz=10, duration=1.0, progress_every=100)
+        result = run_mqtt(build_fleet(2), "late", broker.url, opts, progress=lambda m: None).summary()
+    finally:
+        timer.join()
+        broker.stop()
+    assert result["samples_published"] == 20
