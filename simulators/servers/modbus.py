@@ -14,7 +14,8 @@ Input registers (function 4):
   6+2i   signal i x its scale
 Holding registers (functions 3, 6, 16):
   0      command: write 1 start run, 2 stop run, 3 reset fault, 4 lock, 5 unlock,
-         6 maintenance on, 7 maintenance off; reads back the last command
+         6 maintenance on, 7 maintenance off; simulator only: 10 inject sensor drift, 11 stuck value,
+         12 over-temperature, 13 power loss (3 clears them); reads back the last command
   1      result of the last command (0 ok, 1 refused)
   2+2j   setpoint j x its scale (write both words with function 16)
 """
@@ -44,6 +45,11 @@ COMMANDS = {
     5: "unlock",
     6: "maintenance_on",
     7: "maintenance_off",
+    # simulator only: fault injection, so a demo or test can break an instrument through its own protocol
+    10: "fault:sensor_drift",
+    11: "fault:stuck_value",
+    12: "fault:over_temperature",
+    13: "fault:power_loss",
 }
 IR_SIGNALS = 6
 HR_SETPOINTS = 2
@@ -111,6 +117,8 @@ def run_command(device: Device, code: int) -> None:
         device.reset()
     elif name in ("lock", "unlock"):
         device.handle_command(name)
+    elif name.startswith("fault:"):
+        device.inject_fault(name[6:])
     else:
         device.set_maintenance(name == "maintenance_on")
 

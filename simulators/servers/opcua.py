@@ -4,8 +4,8 @@ Endpoint ``opc.tcp://{host}:{port}/pilotshare/``, no security (a lab network sim
 ``urn:pilotshare:simulators``. Under ``Objects/PilotShare`` each device is an object whose NodeId is
 ``ns=2;s={code}``; its variables are ``ns=2;s={code}.{signal}`` with an ``EngineeringUnits`` property
 (UNECE code where one exists), plus ``State``, ``Phase``, ``PowerKw``, ``Locked``, ``Alarm``, and
-``Setpoints/{name}``. Methods ``StartRun``, ``StopRun``, ``Reset``, ``Lock``, ``Unlock`` and
-``SetSetpoint(name, value)`` act on the device; a refused call returns ``BadInvalidState`` or
+``Setpoints/{name}``. Methods ``StartRun``, ``StopRun``, ``Reset``, ``Lock``, ``Unlock``,
+``SetSetpoint(name, value)`` and (simulator only) ``InjectFault(kind)`` act on the device; a refused call returns ``BadInvalidState`` or
 ``BadInvalidArgument`` with the reason in the log.
 """
 
@@ -184,6 +184,13 @@ class OpcUaDeviceServer:
             await obj.add_method(
                 ua.NodeId(f"{code}.{name}", idx), ua.QualifiedName(name, idx), guarded(fn), [], []
             )
+        await obj.add_method(
+            ua.NodeId(f"{code}.InjectFault", idx),
+            ua.QualifiedName("InjectFault", idx),
+            guarded(device.inject_fault),
+            [ua.VariantType.String],
+            [],
+        )
         await obj.add_method(
             ua.NodeId(f"{code}.SetSetpoint", idx),
             ua.QualifiedName("SetSetpoint", idx),

@@ -59,6 +59,16 @@ async def test_opcua_serves_every_device_with_units_and_methods() -> None:
             await obj.call_method(f"{idx}:StartRun")
             await server.update()
             assert await client.get_node(ua.NodeId(f"{furnace.code}.State", idx)).read_value() == "setup"
+            await obj.call_method(f"{idx}:InjectFault", "over_temperature")
+            for _ in range(4000):
+                furnace.tick(5)
+                if furnace.state == "fault":
+                    break
+            await server.update()
+            assert await client.get_node(ua.NodeId(f"{furnace.code}.State", idx)).read_value() == "fault"
+            assert await client.get_node(ua.NodeId(f"{furnace.code}.Alarm", idx)).read_value() is True
+            with pytest.raises(ua.UaStatusCodeError):
+                await obj.call_method(f"{idx}:InjectFault", "gremlins")
     finally:
         await server.stop()
 
@@ -106,6 +116,16 @@ async def test_modbus_register_map_matches_the_device(device_type: str) -> None:
         assert (await client.write_register(0, 99, device_id=1)).isError()
         too_high = list(to_words(spec.high + 1000, spec.scale))
         assert (await client.write_registers(2, too_high, device_id=1)).isError()
+        # simulator-only fault injection through the command register: power loss
+        assert not (await client.write_register(0, 13, device_id=1)).isError()
+        rr = await client.read_input_registers(0, count=6, device_id=1)
+        assert rr.registers[0] & (1 << 4) and not rr.registers[0] & 1  # fault, not powered
+        assert (
+            STATES[rr.registers[1]] == "fault" and from_words(rr.registers[4], rr.registers[5], 1000) == 0.0
+        )
+        assert not (await client.write_register(0, 3, device_id=1)).isError()  # reset
+        rr = await client.read_input_registers(0, count=2, device_id=1)
+        assert STATES[rr.registers[1]] == "idle"
     finally:
         client.close()
         await server.stop()
