@@ -5,8 +5,8 @@ Endpoint ``opc.tcp://{host}:{port}/pilotshare/``, no security (a lab network sim
 ``ns=2;s={code}``; its variables are ``ns=2;s={code}.{signal}`` with an ``EngineeringUnits`` property
 (UNECE code where one exists), plus ``State``, ``Phase``, ``PowerKw``, ``Locked``, ``Alarm``, and
 ``Setpoints/{name}``. Methods ``StartRun``, ``StopRun``, ``Reset``, ``Lock``, ``Unlock``,
-``SetSetpoint(name, value)`` and (simulator only) ``InjectFault(kind)`` act on the device; a refused call returns ``BadInvalidState`` or
-``BadInvalidArgument`` with the reason in the log.
+``SetSetpoint(name, value)`` and (simulator only) ``InjectFault(kind)`` act on the device; a refused call
+returns ``BadInvalidState`` or ``BadInvalidArgument`` with the reason in the log.
 """
 
 # asyncua's annotations name its NewType aliases (String, Int16, UInt32...) that plain str/int satisfy at
