@@ -31,6 +31,7 @@ class AmCell(Device):
         Setpoint("plate_sp_c", "°C", 20.0, 200.0, 80.0, 10),
     )
     primary_signal = "oxygen_ppm"
+    process_faults = ("oxygen_leak",)
     phase_names = ("idle", "inert", "build", "cooldown", "fault", "maintenance")
 
     def __init__(self, code: str, seed: int = 0, attributes: Mapping[str, Any] | None = None, **kw: Any):
@@ -72,6 +73,8 @@ class AmCell(Device):
         )
         # purge dilutes oxygen exponentially; a tight chamber leaks air back slowly
         o2_target = 50.0 if purge else AIR_O2_PPM
+        if purge and "oxygen_leak" in self.faults:  # a leaking glove port or filter seal
+            o2_target = 5000.0
         self.o2 = first_order(self.o2, o2_target, 240.0 if purge else 1800.0, dt)
         plate_target = self.setpoints["plate_sp_c"] if on and self.phase != "cooldown" else AMBIENT_C
         if self.heater_stuck and self.powered:

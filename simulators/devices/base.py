@@ -76,6 +76,8 @@ class Device:
     #: every phase name a device of this type can be in, in a fixed order (Modbus phase code = index)
     phase_names: tuple[str, ...] = ("idle", "fault", "maintenance")
     drift_per_s: ClassVar[float] = 0.02
+    #: faults of this instrument's process (a clogged column, a vacuum leak) beside the common FAULT_KINDS
+    process_faults: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -239,8 +241,8 @@ class Device:
     # ------------------------------------------------------------------ faults
 
     def inject_fault(self, kind: str, signal: str | None = None, duration_s: float | None = None) -> None:
-        if kind not in FAULT_KINDS:
-            raise DeviceError(f"unknown fault {kind!r} (known: {', '.join(FAULT_KINDS)})")
+        if kind not in self.fault_kinds:
+            raise DeviceError(f"unknown fault {kind!r} (known: {', '.join(self.fault_kinds)})")
         target = signal or self.primary_signal
         if target not in {s.name for s in self.signals}:
             raise DeviceError(f"{self.code} has no signal {target!r}")
@@ -258,6 +260,10 @@ class Device:
             self.powered = False
             self.trip("power_loss", "mains power lost")
 
+    @property
+    def fault_kinds(self) -> tuple[str, ...]:
+        return FAULT_KINDS + self.process_faults
+
     def clear_faults(self) -> None:
         if self.faults:
             self._event("fault", "cleared", "info", "faults cleared: " + ", ".join(self.faults))
@@ -273,7 +279,7 @@ class Device:
         if self.fault_rate_per_h <= 0 or self.faults:
             return
         if self.rng.random() < 1.0 - math.exp(-self.fault_rate_per_h * dt / 3600.0):
-            kind = self.rng.choice(FAULT_KINDS)
+            kind = self.rng.choice(self.fault_kinds)
             self.inject_fault(kind, duration_s=self.rng.uniform(300.0, 1800.0))
 
     def _update_drift(self, dt: float) -> None:

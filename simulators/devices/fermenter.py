@@ -39,6 +39,7 @@ class Fermenter(Device):
         Setpoint("ph_sp", "pH", 3.0, 9.0, 7.0, 1000),
     )
     primary_signal = "temperature_c"
+    process_faults = ("agitator_failure",)
     phase_names = ("idle", "sterilize", "run", "harvest", "cip", "fault", "maintenance")
 
     def __init__(self, code: str, seed: int = 0, attributes: Mapping[str, Any] | None = None, **kw: Any):
@@ -122,7 +123,8 @@ class Fermenter(Device):
         self.temp += (self.u * rate - self.loss_per_s * (self.temp - AMBIENT_C)) * dt
         if self.phase == "sterilize" and self.temp >= STERILIZE_C - 1.0:
             self.hold_s += dt
-        self.rpm = first_order(self.rpm, self.rpm_target if self.powered else 0.0, 5.0, dt)
+        running_motor = self.powered and "agitator_failure" not in self.faults
+        self.rpm = first_order(self.rpm, self.rpm_target if running_motor else 0.0, 5.0, dt)
         if self.phase == "run" and self.powered:
             self._culture(dt)
         self.power_kw = 0.15 + max(self.u, 0.0) * self.heater_kw + self.motor_kw * (self.rpm / 1000.0) ** 3

@@ -33,6 +33,7 @@ class FreezeDryer(Device):
         Setpoint("primary_pressure_pa", "Pa", 2.0, 60.0, 10.0, 10),
     )
     primary_signal = "shelf_temp_c"
+    process_faults = ("vacuum_leak",)
     phase_names = ("idle", "load", "freeze", "primary", "secondary", "defrost", "fault", "maintenance")
 
     def __init__(self, code: str, seed: int = 0, attributes: Mapping[str, Any] | None = None, **kw: Any):
@@ -78,6 +79,8 @@ class FreezeDryer(Device):
             target_p = sp["primary_pressure_pa"] if self.phase == "primary" else sp["primary_pressure_pa"] / 2
             if self.condenser > -40.0:  # warm condenser: vapour is not trapped
                 target_p *= 5.0
+            if "vacuum_leak" in self.faults:  # a door seal or valve lets air in
+                target_p *= 20.0
         # log-domain approach: pump-down is fast, venting is fast
         lp = first_order(math.log(self.pressure), math.log(target_p), 300.0 if vacuum else 120.0, dt)
         self.pressure = math.exp(lp)

@@ -32,6 +32,7 @@ class Hplc(Device):
         Setpoint("column_sp_c", "°C", 15.0, 80.0, 30.0, 10),
     )
     primary_signal = "pressure_bar"
+    process_faults = ("column_clog",)
     phase_names = ("idle", "equilibrate", "inject", "flush", "fault", "maintenance")
 
     def __init__(self, code: str, seed: int = 0, attributes: Mapping[str, Any] | None = None, **kw: Any):
@@ -77,6 +78,8 @@ class Hplc(Device):
         # gradient: organic share rises through each injection, lowering viscosity
         gradient = self.injection_elapsed / self.injection_s if self.phase == "inject" else 0.0
         base = 0.38 * self.max_pressure_bar * (1.0 - 0.3 * gradient) * (1.0 - 0.004 * (self.column - 30))
+        # a clogging column (frit, precipitated buffer) raises back-pressure until the limit trips the pump
+        self.clog = min(3.0, self.clog + 0.004 * dt) if "column_clog" in self.faults else 1.0
         self.pressure = first_order(self.pressure, base * self.flow * self.clog, 3.0, dt)
         if self.phase == "inject" and self.injection <= self.injections:
             self.injection_elapsed += dt

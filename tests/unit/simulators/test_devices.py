@@ -199,3 +199,33 @@ def test_commands_lock_setpoint_and_refusals() -> None:
         d.handle_command("setpoint", {"nope": 1})
     with pytest.raises(DeviceError, match="unknown action"):
         d.handle_command("dance")
+
+
+@pytest.mark.parametrize(
+    ("device_type", "fault", "params", "alarm"),
+    [
+        ("hplc", "column_clog", {"samples": 100}, "pressure_high"),
+        ("freeze_dryer", "vacuum_leak", {"load_s": 60, "freeze_s": 600}, "vacuum_loss"),
+        ("am_cell", "oxygen_leak", {"layers": 1000}, "oxygen_high"),
+        ("spray_dryer", "feed_blockage", {"preheat_s": 300}, "outlet_high"),
+        ("fermenter", "agitator_failure", {"sterilize_hold_s": 60, "run_s": 30 * 3600}, "do_low"),
+    ],
+)
+def test_process_faults_raise_their_alarm(
+    device_type: str, fault: str, params: dict[str, Any], alarm: str
+) -> None:
+    d = make_device(device_type, "P-1", seed=8)
+    d.start_run(**params)
+    run_until(d, lambda x: x.state == "running", 20000, dt=5.0)
+    if device_type == "fermenter":  # a grown culture needs the agitator
+        run_until(d, lambda x: float(x.read()["biomass_od"]) > 5, 30 * 3600, dt=10.0)
+    assert alarm not in d.alarms
+    d.inject_fault(fault)
+    assert run_until(d, lambda x: alarm in x.alarms, d.t + 6 * 3600, dt=5.0) is not None
+    d.reset()
+    assert fault not in d.faults
+
+
+def test_unknown_fault_names_the_known_ones() -> None:
+    with pytest.raises(DeviceError, match="column_clog"):
+        make_device("hplc", "H").inject_fault("gremlins")
