@@ -15,7 +15,8 @@ Input registers (function 4):
 Holding registers (functions 3, 6, 16):
   0      command: write 1 start run, 2 stop run, 3 reset fault, 4 lock, 5 unlock,
          6 maintenance on, 7 maintenance off; simulator only: 10 inject sensor drift, 11 stuck value,
-         12 over-temperature, 13 power loss (3 clears them); reads back the last command
+         12 over-temperature, 13 power loss, 14 the type's process fault (3 clears them);
+         reads back the last command
   1      result of the last command (0 ok, 1 refused)
   2+2j   setpoint j x its scale (write both words with function 16)
 """
@@ -50,6 +51,7 @@ COMMANDS = {
     11: "fault:stuck_value",
     12: "fault:over_temperature",
     13: "fault:power_loss",
+    14: "fault:process",  # the instrument's own process fault (column clog, vacuum leak, ...)
 }
 IR_SIGNALS = 6
 HR_SETPOINTS = 2
@@ -117,6 +119,10 @@ def run_command(device: Device, code: int) -> None:
         device.reset()
     elif name in ("lock", "unlock"):
         device.handle_command(name)
+    elif name == "fault:process":
+        if not device.process_faults:
+            raise DeviceError(f"{device.code} has no process fault")
+        device.inject_fault(device.process_faults[0])
     elif name.startswith("fault:"):
         device.inject_fault(name[6:])
     else:
