@@ -14,6 +14,8 @@ from sqlalchemy.engine import Engine
 from backend.db import unit_of_work, writer
 from backend.logs import get_logger
 from backend.services.bookings import sweep_no_shows
+from backend.services.delivery import deliver_pending
+from backend.settings import Settings, get_settings
 
 log = get_logger("pilotshare.background")
 
@@ -28,7 +30,15 @@ def no_show_job(engine: Engine) -> object:
     return marked
 
 
-JOBS: list[Job] = [no_show_job]
+def delivery_job(engine: Engine, settings: Settings | None = None) -> object:
+    """Send the due outbox messages (e-mail, webhooks); see backend.services.delivery."""
+    report = deliver_pending(engine, settings or get_settings())
+    if report.sent or report.retrying or report.failed:
+        log.info("outbox.delivered", **report.as_dict())
+    return report
+
+
+JOBS: list[Job] = [no_show_job, delivery_job]
 
 
 async def run_periodically(engine: Engine, every_seconds: float, jobs: list[Job] | None = None) -> None:

@@ -25,9 +25,11 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
 seed_app = typer.Typer(help="Load data.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Notification outbox (e-mail, webhooks).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
 app.add_typer(users_app, name="users")
+app.add_typer(outbox_app, name="outbox")
 app.add_typer(schedule_app, name="schedule")
 app.command("simulate", help="Run a simulated fleet of instruments (see docs/simulators.md).")(simulate)
 
@@ -114,6 +116,44 @@ def users_create(
         _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
     except DomainError as exc:
         _fail(exc.message)
+    finally:
+        engine.dispose()
+
+
+@outbox_app.command("deliver")
+def outbox_deliver(
+    once: Annotated[bool, typer.Option("--once", help="one run, then exit")] = False,
+    every: Annotated[float, typer.Option(help="seconds between runs")] = 30,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Send due notifications (SMTP settings PILOTSHARE_SMTP_*); prints one JSON line per run.
+
+    Safe beside the API's own delivery job and other instances: each message is claimed by one run."""
+    import json
+
+    from backend.db import make_engine
+    from backend.services.delivery import deliver_pending
+
+    settings = _settings(database_url=database_url)
+    engine = make_engine(settings)
+    stopping = False
+
+    def stop(_signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    if not once:
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+    try:
+        while True:
+            report = deliver_pending(engine, settings)
+            typer.echo(json.dumps(report.as_dict()))
+            deadline = time.monotonic() + every
+            while not once and not stopping and time.monotonic() < deadline:
+                time.sleep(min(0.5, every))
+            if once or stopping:
+                break
     finally:
         engine.dispose()
 

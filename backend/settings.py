@@ -38,6 +38,22 @@ class Settings(BaseSettings):
         default=60, ge=0, description="period of the API's background jobs (no-shows, notifications); 0 = off"
     )
 
+    # E-mail notifications (outbox delivery). No host = e-mail is off: queued e-mails are marked failed
+    # with "SMTP not configured" instead of piling up, so nothing is sent months late (docs/bookings.md).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "PilotShare <noreply@pilotshare.local>"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout: float = Field(default=10, gt=0)
+    webhook_timeout: float = Field(default=10, gt=0)
+    outbox_max_attempts: int = Field(default=8, ge=1, description="then the message is marked failed")
+    outbox_retry_seconds: float = Field(default=60, gt=0, description="first retry delay; doubles each time")
+    outbox_batch: int = Field(default=200, ge=1, description="messages per delivery run")
+
+    calendar_token_days: int = Field(default=365, gt=0, description="lifetime of personal iCal feed URLs")
+
     log_level: str = "INFO"
     log_json: bool = False
 

@@ -1,7 +1,27 @@
 from fastapi import APIRouter
 
-from backend.api import auth, bookings, health, organizations, platforms, qualifications, resources, users
+from backend.api import (
+    auth,
+    bookings,
+    health,
+    organizations,
+    platforms,
+    qualifications,
+    resources,
+    users,
+    webhooks,
+)
 
 api_router = APIRouter(prefix="/api/v1")
-for module in (auth, organizations, users, platforms, resources, qualifications, bookings, health):
+for module in (
+    auth,
+    organizations,
+    users,
+    platforms,
+    resources,
+    qualifications,
+    bookings,
+    health,
+    webhooks,
+):
     api_router.include_router(module.router)

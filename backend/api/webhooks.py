@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from backend.api.deps import Caller, SessionDep
+from backend.models.booking import Webhook
+from backend.models.common import Page
+from backend.models.webhook import WebhookCreate, WebhookCreated, WebhookPublic
+from backend.services import webhooks as service
+
+router = APIRouter(prefix="/platforms/{platform_id}/webhooks", tags=["webhooks"])
+
+
+def _public(hook: Webhook) -> WebhookPublic:
+    return WebhookPublic.model_validate(hook, from_attributes=True)
+
+
+@router.post("", response_model=WebhookCreated, status_code=status.HTTP_201_CREATED)
+def create_webhook(session: SessionDep, who: Caller, platform_id: int, data: WebhookCreate) -> WebhookCreated:
+    """Subscribe a URL to the platform's booking events. Each call is a JSON POST signed with
+    `X-PilotShare-Signature: sha256=<HMAC-SHA256 of the body>`; the secret is shown only in this answer."""
+    hook = service.create_webhook(session, who, platform_id, data)
+    return WebhookCreated.model_validate(hook, from_attributes=True)
+
+
+@router.get("", response_model=Page[WebhookPublic])
+def list_webhooks(session: SessionDep, who: Caller, platform_id: int) -> Page[WebhookPublic]:
+    rows = service.list_webhooks(session, who, platform_id)
+    return Page(data=[_public(h) for h in rows], count=len(rows))
+
+
+@router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_webhook(session: SessionDep, who: Caller, platform_id: int, webhook_id: int) -> None:
+    service.delete_webhook(session, who, platform_id, webhook_id)
