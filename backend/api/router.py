@@ -3,6 +3,7 @@ from fastapi import APIRouter
 from backend.api import (
     auth,
     bookings,
+    calendars,
     health,
     organizations,
     platforms,
@@ -23,5 +24,6 @@ for module in (
     bookings,
     health,
     webhooks,
+    calendars,
 ):
     api_router.include_router(module.router)

@@ -41,9 +41,41 @@ def create_access_token(settings: Settings, who: Principal) -> str:
 
 
 def decode_access_token(settings: Settings, token: str) -> int:
-    """The user id in a valid, unexpired token; InvalidToken otherwise."""
+    """The user id in a valid, unexpired token; InvalidToken otherwise.
+
+    Tokens made for one purpose (a calendar feed URL) carry a `purpose` claim and are refused here:
+    a feed URL that leaks must not open the API."""
     try:
         claims = jwt.decode(token, settings.secret_key, algorithms=[settings.jwt_algorithm])
+        if "purpose" in claims:
+            raise InvalidToken(f"a {claims['purpose']} token is not an access token")
+        return int(claims["sub"])
+    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        raise InvalidToken(str(exc)) from exc
+
+
+FEED_PURPOSE = "ical"
+
+
+def create_feed_token(settings: Settings, user_id: int, days: int | None = None) -> str:
+    """A long-lived token that only reads the user's calendar feed (clients cannot send headers)."""
+    now = utcnow()
+    lifetime = timedelta(days=settings.calendar_token_days if days is None else days)
+    claims = {
+        "sub": str(user_id),
+        "purpose": FEED_PURPOSE,
+        "iat": int(now.timestamp()),
+        "exp": int((now + lifetime).timestamp()),
+    }
+    return jwt.encode(claims, settings.secret_key, algorithm=settings.jwt_algorithm)
+
+
+def decode_feed_token(settings: Settings, token: str) -> int:
+    """The user id in a valid, unexpired feed token; InvalidToken for anything else (access tokens too)."""
+    try:
+        claims = jwt.decode(token, settings.secret_key, algorithms=[settings.jwt_algorithm])
+        if claims.get("purpose") != FEED_PURPOSE:
+            raise InvalidToken("not a calendar feed token")
         return int(claims["sub"])
     except (jwt.PyJWTError, KeyError, ValueError) as exc:
         raise InvalidToken(str(exc)) from exc

@@ -1,0 +1,71 @@
+"""iCalendar feeds for calendar clients (Outlook, Google, Apple, Thunderbird subscribe by URL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from pydantic import BaseModel
+
+from backend.api.deps import Caller, SessionDep, SettingsDep
+from backend.models.user import User
+from backend.services import calendars as service
+from backend.services.security import InvalidToken, create_feed_token, decode_feed_token, principal_of
+
+router = APIRouter(tags=["calendars"])
+
+ICS = "text/calendar; charset=utf-8"
+_ICS_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/calendar": {}}, "description": "an RFC 5545 calendar"}
+}
+
+
+def _ics(body: bytes, filename: str, cache: str) -> Response:
+    return Response(
+        body,
+        media_type=ICS,
+        headers={"Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": cache},
+    )
+
+
+@router.get("/calendars/resources/{resource_id}.ics", response_class=Response, responses=_ICS_RESPONSE)
+def resource_calendar(session: SessionDep, resource_id: int) -> Response:
+    """Public busy calendar of a resource: booked slots and maintenance windows, without who or why."""
+    return _ics(
+        service.resource_feed(session, resource_id), f"resource-{resource_id}.ics", "public, max-age=60"
+    )
+
+
+@router.get("/calendars/me.ics", response_class=Response, responses=_ICS_RESPONSE)
+def my_calendar(session: SessionDep, settings: SettingsDep, token: str) -> Response:
+    """Personal feed: your organization's bookings (SME) or your platform's (operator). `token` is the feed
+    token from `GET /me/calendar-url`; an access token does not work here."""
+    try:
+        user_id = decode_feed_token(settings, token)
+    except InvalidToken:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or expired calendar token") from None
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "account is disabled or gone")
+    return _ics(service.personal_feed(session, principal_of(user)), "pilotshare.ics", "private, max-age=300")
+
+
+class CalendarUrl(BaseModel):
+    url: str
+    webcal: str
+    expires_in_days: int
+
+
+@router.get("/me/calendar-url", response_model=CalendarUrl)
+def my_calendar_url(request: Request, settings: SettingsDep, who: Caller) -> CalendarUrl:
+    """A private URL to subscribe to in a calendar client. Anyone holding it can read the feed (only
+    the feed) until it expires; changing PILOTSHARE_SECRET_KEY revokes every such URL."""
+    token = create_feed_token(settings, who.user_id)
+    base = (settings.public_url or str(request.base_url)).rstrip("/")
+    url = f"{base}/api/v1/calendars/me.ics?token={token}"
+    return CalendarUrl(
+        url=url,
+        webcal="webcal://" + url.split("://", 1)[1],
+        expires_in_days=int(timedelta(days=settings.calendar_token_days).days),
+    )
