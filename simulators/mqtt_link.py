@@ -7,7 +7,7 @@ device owns a connection, exactly as one edge agent per instrument would.
 
 Why one thread: 200 ``loop_start()`` threads on a 2-core machine spend their time context-switching. paho
 supports an external event loop (``socket()``, ``loop_read()``, ``loop_write()``, ``loop_misc()``), so the
-fleet runs a single ``select()`` loop over all sockets and ticks the devices in between. Callbacks only
+fleet runs a single epoll/``select()`` loop over all sockets and ticks the devices in between. Callbacks only
 queue work; commands are applied by the fleet loop.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-import select
+import selectors
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -70,6 +70,8 @@ class MqttFleetLink:
         self.links = [self._make_link(d) for d in devices]
         self.messages_published = 0
         self.commands_handled = 0
+        self._selector: selectors.BaseSelector = selectors.DefaultSelector()
+        self._watched: dict[int, DeviceLink] = {}
 
     # ------------------------------------------------------------------ set-up
 
@@ -156,25 +158,39 @@ class MqttFleetLink:
     # ------------------------------------------------------------------ the loop
 
     def poll(self, timeout: float) -> None:
-        """Serve the network for up to ``timeout`` seconds (one select)."""
+        """Serve the network for up to ``timeout`` seconds (one epoll/select wait)."""
         now = time.monotonic()
-        socks: dict[Any, DeviceLink] = {}
+        current: dict[int, DeviceLink] = {}
         for link in self.links:
             sock = link.client.socket()
             if sock is None:
                 if link.configured and now >= link.next_reconnect:
                     self._try_connect(link)
                 continue
-            socks[sock] = link
+            current[sock.fileno()] = link
             if link.client.want_write():
                 link.client.loop_write()
-        if not socks:
+        if not current:
             time.sleep(max(0.0, timeout))
             return
-        readable, _, _ = select.select(list(socks), [], [], max(0.0, timeout))
-        for sock in readable:
-            link = socks[sock]
-            link.client.loop_read(max_packets=50)
+        self._watch(current)
+        for key, _ in self._selector.select(max(0.0, timeout)):
+            ready = current.get(int(key.fd))
+            if ready is not None:
+                ready.client.loop_read(max_packets=50)
+
+    def _watch(self, current: dict[int, DeviceLink]) -> None:
+        # selectors (epoll on Linux) instead of select(): no 1024-descriptor ceiling for big fleets.
+        # Sockets change only on (re)connect, so the registration is rebuilt only then.
+        if current.keys() == self._watched.keys() and all(
+            self._watched[fd] is lk for fd, lk in current.items()
+        ):
+            return
+        self._selector.close()
+        self._selector = selectors.DefaultSelector()
+        for fd in current:
+            self._selector.register(fd, selectors.EVENT_READ)
+        self._watched = dict(current)
 
     def misc(self) -> None:
         """Keep-alive pings and dead-connection detection; call about once a second."""
@@ -258,3 +274,4 @@ class MqttFleetLink:
             if link.client.socket() is not None:
                 link.client.disconnect()
                 link.client.loop_write()
+        self._selector.close()
