@@ -218,11 +218,19 @@ class Sample(_Payload):
     ts: Timestamp
     fields: Fields = Field(min_length=1)
 
+    @property
+    def ts_ns(self) -> int:
+        return to_epoch_ns(self.ts)
+
 
 class Telemetry(_Payload):
     agent: str = Field(min_length=1)
     seq: int = Field(ge=0)
     samples: list[Sample] = Field(min_length=1, max_length=MAX_SAMPLES_PER_MESSAGE)
+
+    def points(self) -> list[tuple[int, dict[str, bool | int | float | str]]]:
+        """``(epoch ns, fields)`` per sample, as ingest writes them."""
+        return [(s.ts_ns, dict(s.fields)) for s in self.samples]
 
 
 class StatusOnline(_Payload):

@@ -137,7 +137,7 @@ class MqttFleetLink:
     def _on_disconnect(self, client: mqtt.Client, link: DeviceLink, flags: Any, rc: Any, props: Any) -> None:
         link.connected = False
         link.next_reconnect = time.monotonic() + link.backoff
-        link.pending.clear()
+        # pending stays: paho re-sends unacknowledged QoS 1 messages after reconnecting (at least once)
 
     def _on_message(self, client: mqtt.Client, link: DeviceLink, msg: mqtt.MQTTMessage) -> None:
         try:

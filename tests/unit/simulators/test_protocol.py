@@ -50,6 +50,7 @@ def test_telemetry_accepts_both_timestamp_forms() -> None:
     msg = p.parse_payload("telemetry", json.dumps(body).encode())
     assert isinstance(msg, p.Telemetry)
     assert [p.to_epoch_ns(s.ts) for s in msg.samples] == [NS + 500_000_000, NS]
+    assert msg.points()[1] == (NS, {"n": 5})
 
 
 @pytest.mark.parametrize(
