@@ -1,9 +1,11 @@
 """A real Mosquitto broker per test (or per module), on a free port, for integration tests.
 
-Use it from any conftest or test module::
+Use it by importing the fixtures by name into a conftest.py (or a test module)::
 
-    pytest_plugins = ["tests.support.mosquitto"]      # in a conftest.py, or
-    from tests.support.mosquitto import mosquitto_url  # noqa: F401  (import the fixture by name)
+    # tests/integration/<area>/conftest.py
+    from tests.support.mosquitto import mosquitto, mosquitto_url  # noqa: F401
+
+(``pytest_plugins = ["tests.support.mosquitto"]`` works too, but only in the rootdir conftest.py.)
 
     @pytest.mark.integration
     def test_x(mosquitto_url: str) -> None:   # "mqtt://127.0.0.1:PORT"
