@@ -122,7 +122,7 @@ def _pool_errors(problem: Problem, assignments: Sequence[Assignment]) -> list[st
                 use.append((a.start, a.end, dict(step.pool_demand).get(pool.id, pool.demand)))
         for f in problem.fixed:
             if f.resource in pool.members and f.request not in problem._request_index:
-                use.append((f.start, f.end, pool.demand))
+                use.append((f.start, f.end, dict(f.pool_demand).get(pool.id, pool.demand)))
         if _peak(use) > pool.capacity:
             errors.append(f"pool {pool.id}: more than {pool.capacity} units in use at once")
     return errors

@@ -98,7 +98,8 @@ def explain_request(problem: Problem, assignments: list[Assignment], q: Request)
     later = timeline.place_request(lifted)
     if later is None:
         if all(problem.resource(r).open is not None for r in candidates):
-            return f"{busy}, and no opening hours of these resources are known after the horizon"
+            end = c.describe(problem.horizon_end)
+            return f"{busy}, nor later up to the horizon end ({end}); no opening hours are known after it"
         return f"{busy}, nor in the {span // 1440 or span} {'days' if span >= 1440 else 'minutes'} after it"
     return f"{busy}; the earliest feasible start is {c.describe(later[0].start)} on {later[0].resource}"
 
@@ -120,7 +121,8 @@ def _occupants(problem: Problem, assignments: list[Assignment], q: Request, cand
     ordered = sorted(holders, key=rank)
     keys = [h for h in ordered if (r := problem._request_index.get(h)) is not None and r.key_project]
     shown = ", ".join(ordered[:5]) + (f" and {len(ordered) - 5} more" if len(ordered) > 5 else "")
-    note = f"; key projects among them: {', '.join(keys)}" if keys else ""
+    more_keys = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+    note = f"; key projects among them: {', '.join(keys[:3])}{more_keys}" if keys else ""
     return f" (held by {shown}{note})"
 
 

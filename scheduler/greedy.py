@@ -43,10 +43,14 @@ class Timeline:
                 self._pools_of.setdefault(rid, []).append(pool.id)
         for f in self.problem.fixed:
             req = self.problem._request_index.get(f.request)
-            klass = (req.org, req.material_class) if req else (f.org or "", f.material_class)
-            if req is None and self.problem.resource(f.resource).capacity == 1:
-                continue  # already outside the start windows
-            self.add(f.resource, f.start, f.end, klass, {})
+            if req is None:
+                if self.problem.resource(f.resource).capacity == 1:
+                    continue  # already outside the start windows
+                self.add(f.resource, f.start, f.end, (f.org or "", f.material_class), dict(f.pool_demand))
+                continue
+            step = next((s for s in req.steps if s.id == f.step), None)
+            demand = dict(step.pool_demand) if step else {}
+            self.add(f.resource, f.start, f.end, (req.org, req.material_class), demand)
 
     def add(self, rid: str, start: int, end: int, klass: tuple[str, str | None], pd: dict[str, int]) -> None:
         i = bisect.bisect_left(self._starts[rid], start)

@@ -77,6 +77,9 @@ class ScheduleModel:
     requests: dict[str, RequestVars]
     orderings: list[Ordering] = field(default_factory=list)
     makespan: cp_model.IntVar | None = None
+    # Objective helpers (solve.objective_tiers), kept so a hint can set them too.
+    flows: dict[str, cp_model.IntVar] = field(default_factory=dict)
+    min_share: cp_model.IntVar | None = None
 
     def set_hint(self, assignments: list[Assignment] | tuple[Assignment, ...]) -> None:
         """Hint every decision variable from a plan (requests missing from it are hinted unplaced)."""
@@ -105,6 +108,23 @@ class ScheduleModel:
         for o in self.orderings:
             sa, sb = chosen.get(o.a.start.index), chosen.get(o.b.start.index)
             self.model.add_hint(o.before, sa is not None and sb is not None and sa <= sb)
+        self._hint_objective_helpers(by_step)
+
+    def _hint_objective_helpers(self, by_step: dict[tuple[str, str], Assignment]) -> None:
+        requested: dict[str, int] = defaultdict(int)
+        granted: dict[str, int] = defaultdict(int)
+        for rv in self.requests.values():
+            q = rv.request
+            ends = [by_step[(q.id, s.id)].end for s in q.steps if (q.id, s.id) in by_step]
+            placed = len(ends) == len(q.steps)
+            requested[q.org] += q.total_minutes
+            granted[q.org] += q.total_minutes if placed else 0
+            if q.id in self.flows:
+                flow = max(ends) - max(q.release, self.problem.horizon_start) if placed else 0
+                self.model.add_hint(self.flows[q.id], max(0, flow))
+        if self.min_share is not None:
+            shares = [1000 * granted[o] // requested[o] for o in requested if requested[o]]
+            self.model.add_hint(self.min_share, min(shares, default=1000))
 
     def hint_values(self, values: list[int]) -> None:
         """A complete hint: one value per model variable, e.g. the previous stage's solution."""
@@ -370,7 +390,7 @@ def _pool_constraints(sm: ScheduleModel) -> None:
         for f in problem.fixed:
             if f.resource in pool.members and f.request not in known:
                 intervals.append(model.new_fixed_size_interval_var(f.start, f.end - f.start, "fixed"))
-                demands.append(pool.demand)
+                demands.append(dict(f.pool_demand).get(pool.id, pool.demand))
         if intervals and sum(demands) > pool.capacity:
             model.add_cumulative(intervals, demands, pool.capacity)
 

@@ -242,6 +242,8 @@ class Fixed:
     end: int
     org: str | None = None
     material_class: str | None = None
+    # Pool units an outside booking uses where it differs from the pool's default (set by window re-solves).
+    pool_demand: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

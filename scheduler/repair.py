@@ -144,7 +144,7 @@ def repair(
     if cap is not None and moved_lits:
         sm.model.add(sum(moved_lits) <= cap)
     assignments, unplaced, stages = solve_staged(
-        sm, time_limit, workers, seed, progress, tiers=_tiers(sm, moved_lits), hint=hint
+        sm, time_limit, workers, seed, progress, tiers=_tiers(sm, moved_lits), hint=hint, polish=False
     )
     if cap is not None and stages and stages[0].status == "infeasible":
         if progress:
