@@ -49,6 +49,10 @@ def simulate(
     late_start_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.2,
     overrun_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.15,
     unbooked_per_day: Annotated[float, typer.Option(min=0.0)] = 0.2,
+    usage_out: Annotated[
+        Path | None,
+        typer.Option("--usage-out", help="with --bookings: write what really happened (sessions, no-shows)"),
+    ] = None,
     fault_rate_per_h: Annotated[
         float, typer.Option("--fault-rate-per-h", min=0.0, help="random faults per device-hour")
     ] = 0.0,
@@ -87,7 +91,10 @@ def simulate(
             overrun_rate=overrun_rate,
             unbooked_per_day=unbooked_per_day,
         )
-        usage = plan_usage(load_bookings(bookings), rates, seed).actions
+        plan = plan_usage(load_bookings(bookings), rates, seed)
+        usage = plan.actions
+        if usage_out is not None:
+            usage_out.write_text(json.dumps(plan.to_json(), indent=1), encoding="utf-8")
     if protocol == "mqtt":
         result = run_mqtt(fleet, platform, mqtt_url, opts, usage)
     else:

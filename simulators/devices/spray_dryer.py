@@ -100,6 +100,12 @@ class SprayDryer(Device):
             f"outlet {self.outlet:.0f} °C above {self.outlet_limit_c:.0f} °C (dry chamber, fire risk)",
         )
         self._alarm(
+            "outlet_low",
+            self.phase == "dry" and self.phase_elapsed > 600.0 and self.outlet < 60.0,
+            "warning",
+            f"outlet {self.outlet:.0f} °C below 60 °C: feed too fast, wet product sticks to the chamber",
+        )
+        self._alarm(
             "over_temperature",
             self.inlet > self.max_temp_c,
             "critical",

@@ -229,3 +229,15 @@ def test_process_faults_raise_their_alarm(
 def test_unknown_fault_names_the_known_ones() -> None:
     with pytest.raises(DeviceError, match="column_clog"):
         make_device("hplc", "H").inject_fault("gremlins")
+
+
+def test_spray_dryer_outlet_follows_the_feed_rate() -> None:
+    d = make_device("spray_dryer", "SD-1", seed=4)
+    d.start_run(preheat_s=900, run_s=6 * 3600)
+    run_until(d, lambda x: x.phase == "dry", 3600)
+    run_until(d, lambda x: False, d.t + 1800)
+    outlet_20 = float(d.read()["outlet_temp_c"])
+    d.handle_command("setpoint", {"feed_sp_l_h": 35})
+    run_until(d, lambda x: False, d.t + 1800)
+    assert float(d.read()["outlet_temp_c"]) < outlet_20 - 30  # more water to evaporate, colder outlet
+    assert "outlet_low" in d.alarms
