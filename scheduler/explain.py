@@ -62,6 +62,12 @@ def _candidates(step: Step) -> str:
 
 def explain_request(problem: Problem, assignments: list[Assignment], q: Request) -> str:
     c = problem.codec
+    earliest, latest_end = max(q.release, problem.horizon_start), _latest_end(problem, q)
+    if earliest + q.total_minutes > latest_end:
+        return (
+            f"its window from {c.describe(earliest)} to {c.describe(latest_end)} is shorter than its "
+            f"{q.total_minutes} min of work; move the release or deadline, or extend the horizon"
+        )
     blocked = _step_that_never_fits(problem, q)
     if blocked is not None:
         return blocked

@@ -84,3 +84,19 @@ def test_window_that_only_maintenance_closes() -> None:
         "step s1 (60 min) fits on none of its candidate resources (F50-1) between 2026-12-02 08:00 and "
         "2026-12-03 20:00: opening hours, maintenance and confirmed bookings leave no gap that long"
     )
+
+
+def test_window_shorter_than_the_work() -> None:
+    data = fermenters()
+    data["requests"] = [
+        {
+            "id": "Q",
+            "release": day(8, "20:00"),
+            "steps": [{"id": "s1", "duration_minutes": 600, "resources": ["F50-2"]}],
+        }
+    ]
+    plan = solve(parse_problem(data), time_limit=1)
+    assert plan.unplaced[0].reason == (
+        "its window from 2026-12-08 20:00 to 2026-12-09 00:00 is shorter than its 600 min of work; "
+        "move the release or deadline, or extend the horizon"
+    )
