@@ -49,6 +49,22 @@ def unece_id(code: str) -> int:
     return value
 
 
+def served_fields(device: Device) -> dict[str, Any]:
+    """The device's fields with every served variable present and typed (a bare CSV may lack some)."""
+    fields = device.read()
+    out: dict[str, Any] = {
+        "state": str(fields.get("state", device.state)),
+        "phase": str(fields.get("phase", device.phase)),
+        "power_kw": float(fields.get("power_kw", device.power_kw)),
+        "locked": bool(fields.get("locked", device.locked)),
+        "alarm": bool(fields.get("alarm", bool(device.alarms))),
+    }
+    for s in device.signals:
+        value = fields.get(s.name, 0.0)
+        out[s.name] = float(value) if isinstance(value, int | float) else 0.0
+    return out
+
+
 class OpcUaDeviceServer:
     def __init__(self, devices: list[Device], host: str = "127.0.0.1", port: int = 4840) -> None:
         self.devices = devices
@@ -87,7 +103,7 @@ class OpcUaDeviceServer:
         await obj.add_property(
             ua.NodeId(f"{code}.DeviceType", idx), ua.QualifiedName("DeviceType", idx), device.device_type
         )
-        fields = device.read()
+        fields = served_fields(device)
         nodes: list[tuple[str, Any, Any]] = []
 
         async def var(name: str, browse: str, value: Any, vtype: Any, unit: str = "", desc: str = "") -> Any:
@@ -207,7 +223,7 @@ class OpcUaDeviceServer:
             return
         now = datetime.now(UTC)
         for device, nodes in self._nodes:
-            fields = device.read()
+            fields = served_fields(device)
             for name, nodeid, vtype in nodes:
                 if name.startswith("setpoint:"):
                     value: Any = device.setpoints[name[9:]]

@@ -211,3 +211,25 @@ async def test_fleet_serve_mode_keeps_modbus_registers_live() -> None:
         stop.set()
         result = await task
     assert result.devices == 3 and result.samples_published > 0
+
+
+async def test_a_bare_instrument_csv_replays_over_opcua(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from asyncua import Client, ua
+
+    from simulators.replay import TraceDevice
+
+    path = tmp_path / "real.csv"
+    path.write_text("ts,temperature_c\n2026-12-01T08:00:00+08:00,20.5\n2026-12-01T08:00:01+08:00,20.7\n")
+    trace = TraceDevice.load(path)
+    server = OpcUaDeviceServer([trace], port=free_port())
+    await server.start()
+    try:
+        async with Client(server.endpoint, timeout=10) as client:
+            idx = await client.get_namespace_index(NAMESPACE)
+            node = client.get_node(ua.NodeId("real.temperature_c", idx))
+            assert await node.read_value() == 20.5
+            trace.tick(1.0)
+            await server.update()
+            assert await node.read_value() == 20.7
+    finally:
+        await server.stop()
