@@ -5,8 +5,10 @@ Builds (or reads) a problem with 60 resources and 2,000 requests of 1–3 steps,
 order of submission, takes its earliest free slot), and prints JSON with placed weight, key-project lateness,
 utilization and fairness for both, plus the model-build and solve times.
 
-Demand comes from ``simulators.demand`` when that module offers ``month_problem(requests, resources, seed)``
-returning a problem dict; otherwise from the generator below (``--source builtin`` forces it).
+Demand comes from ``simulators.demand.generate_problem`` (the demo platform's 12 resources copied up to
+``--resources``) when the simulators package is there, otherwise from the generator below; ``--source``
+picks one explicitly. The built-in generator has more varied resources (changeovers, a staff pool,
+capacity-3 venues, 1–3 candidates per step); the simulators' one lists every capable resource.
 
     python benchmarks/scheduler_workload.py --requests 2000 --resources 60 --time-limit 60 --workers 2
 """
@@ -130,20 +132,34 @@ def builtin_problem(n_requests: int, n_resources: int, days: int, seed: int) -> 
     }
 
 
+def simulators_problem(n_requests: int, n_resources: int, days: int, seed: int) -> dict[str, Any]:
+    """``simulators.demand.generate_problem`` on the demo platform, resources copied up to ``n_resources``."""
+    from simulators.demand import DemandConfig, generate_problem
+    from simulators.platform import load_platform
+
+    platform = load_platform()
+    base = platform["resources"]
+    copies = []
+    for k in range(n_resources):
+        r = dict(base[k % len(base)])
+        if k >= len(base):
+            r["code"] = f"{r['code']}-c{k // len(base) + 1}"
+        copies.append(r)
+    platform = {**platform, "resources": copies}
+    cfg = DemandConfig(requests=n_requests, days=days, seed=seed, orgs=150, platform=platform)
+    return generate_problem(cfg)
+
+
 def load_demand(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     if args.problem:
         return json.loads(Path(args.problem).read_text()), str(args.problem)
     if args.source != "builtin":
         try:
-            from simulators import demand  # type: ignore[attr-defined]
-
-            maker = getattr(demand, "month_problem", None)
+            data = simulators_problem(args.requests, args.resources, args.days, args.seed)
+            return data, "simulators.demand.generate_problem (demo platform resources copied)"
         except ImportError:
-            maker = None
-        if maker is not None:
-            return maker(args.requests, args.resources, args.seed), "simulators.demand.month_problem"
-        if args.source == "simulators":
-            raise SystemExit("simulators.demand has no month_problem(requests, resources, seed) yet")
+            if args.source == "simulators":
+                raise
     return builtin_problem(args.requests, args.resources, args.days, args.seed), "builtin generator"
 
 

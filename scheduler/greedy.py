@@ -8,6 +8,7 @@ start after all.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -183,12 +184,10 @@ def list_schedule(problem: Problem, order: list[Request] | None = None) -> tuple
     unplaced: list[str] = []
     pinned = {f.request for f in problem.fixed}
     requests = order if order is not None else priority_order(problem)
-    # Requests with pinned steps go first at their pinned places.
+    # Requests with pinned steps go first: pinned steps where they are, the steps after them right behind.
     for q in problem.requests:
         if q.id in pinned:
-            for f in problem.fixed:
-                if f.request == q.id:
-                    assignments.append(Assignment(q.id, f.step, f.resource, f.start, f.end))
+            assignments.extend(_place_after_pins(problem, timeline, q))
     for q in requests:
         if q.id in pinned:
             continue
@@ -198,6 +197,19 @@ def list_schedule(problem: Problem, order: list[Request] | None = None) -> tuple
         else:
             assignments.extend(placed)
     return assignments, unplaced
+
+
+def _place_after_pins(problem: Problem, timeline: Timeline, q: Request) -> list[Assignment]:
+    pins = {f.step: f for f in problem.fixed if f.request == q.id}
+    out = [Assignment(q.id, f.step, f.resource, f.start, f.end) for f in pins.values()]
+    last = max(k for k, s in enumerate(q.steps) if s.id in pins)
+    rest = q.steps[last + 1 :]
+    if rest:
+        ready = pins[q.steps[last].id].end + (rest[0].min_gap or 0)
+        tail = dataclasses.replace(q, steps=(dataclasses.replace(rest[0], min_gap=None), *rest[1:]))
+        placed = timeline.place_request(tail, not_before=ready)
+        out.extend(placed or [])
+    return out
 
 
 def dispatch_makespan(problem: Problem) -> list[Assignment]:

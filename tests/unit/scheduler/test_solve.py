@@ -195,3 +195,30 @@ def test_makespan_problem_that_cannot_be_planned_is_infeasible() -> None:
     }
     plan = plan_of(data)
     assert plan.status == "infeasible" and plan.assignments == ()
+
+
+def test_steps_after_a_pinned_step_follow_it() -> None:
+    from scheduler import greedy
+    from scheduler.check import check_plan
+
+    data = {
+        "resources": [{"id": "R1"}, {"id": "R2"}],
+        "requests": [
+            {
+                "id": "Q1",
+                "steps": [
+                    {"id": "a", "duration_minutes": 30, "resources": ["R1"]},
+                    {"id": "b", "duration_minutes": 30, "resources": ["R2"], "min_gap_minutes": 15},
+                ],
+            },
+            one_step("Q2", 40, ["R2"]),
+        ],
+        "fixed": [{"request": "Q1", "step": "a", "resource": "R1", "start": 100}],
+    }
+    problem = parse_problem(data)
+    hint, unplaced = greedy.list_schedule(problem)
+    assert check_plan(problem, hint) == [] and unplaced == []
+    assert {(a.step, a.start) for a in hint if a.request == "Q1"} == {("a", 100), ("b", 145)}
+    plan = plan_of(data)
+    assert check_plan(problem, plan.assignments) == []
+    assert by_request(plan)["Q2"].start == 0
