@@ -177,11 +177,8 @@ def _subtract(windows: list[Window], holes: list[Window]) -> list[Window]:
 def outside_blocks(problem: Problem, resource: Resource, org: str, material: str | None) -> list[Window]:
     """Maintenance and outside fixed bookings that a booking of this class must keep clear of."""
     blocks = list(resource.unavailable)
-    known = {q.id for q in problem.requests}
     if resource.capacity == 1:
-        for f in problem.fixed:
-            if f.resource != resource.id or f.request in known:
-                continue
+        for f in problem.outside_fixed(resource.id):
             differs = (f.org or "", f.material_class) != (org, material)
             gap = resource.changeover_minutes if differs else 0
             blocks.append((f.start - gap, f.end + gap))

@@ -296,6 +296,17 @@ class Problem:
     def request(self, qid: str) -> Request:
         return self._request_index[qid]
 
+    def outside_fixed(self, rid: str) -> list[Fixed]:
+        """Fixed bookings on ``rid`` of requests that are not in this problem."""
+        cached = self.__dict__.get("_of")
+        if cached is None:
+            cached = {}
+            for f in self.fixed:
+                if f.request not in self._request_index:
+                    cached.setdefault(f.resource, []).append(f)
+            object.__setattr__(self, "_of", cached)
+        return cached.get(rid, [])  # type: ignore[no-any-return]
+
     @property
     def _resource_index(self) -> dict[str, Resource]:
         cached = self.__dict__.get("_ri")
