@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge_agent import protocol as p
 
@@ -116,3 +119,38 @@ def test_unknown_keys_are_kept_so_the_contract_can_grow() -> None:
 
 def test_rfc3339_round_trip_keeps_milliseconds() -> None:
     assert p.to_epoch_ns(p.rfc3339(NS + 123_000_000)) == NS + 123_000_000
+
+
+field_names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_0123456789", min_size=1, max_size=20).filter(
+    lambda s: s != "time"
+)
+field_values = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(2**53), max_value=2**53),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=30),
+)
+timestamps = st.one_of(
+    st.integers(min_value=p.MIN_EPOCH_NS, max_value=4_000_000_000 * 10**9),
+    st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC)).map(
+        lambda d: d.isoformat()
+    ),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    samples=st.lists(
+        st.fixed_dictionaries(
+            {"ts": timestamps, "fields": st.dictionaries(field_names, field_values, min_size=1)}
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    seq=st.integers(min_value=0, max_value=2**40),
+)
+def test_any_valid_telemetry_round_trips(samples: list[dict[str, object]], seq: int) -> None:
+    msg = p.Telemetry.model_validate({"agent": "a", "seq": seq, "samples": samples})
+    again = p.parse_payload("telemetry", msg.to_json())
+    assert again == msg
+    assert [ts for ts, _ in again.points()] == [p.to_epoch_ns(s["ts"]) for s in samples]  # type: ignore[arg-type]
