@@ -42,13 +42,14 @@ def solve_command(
             print(f"  {err}", file=sys.stderr)
         raise typer.Exit(code=2) from None
     progress = None if quiet else _progress
-    _progress(
+    say = progress or (lambda _: None)
+    say(
         f"solving {len(problem.requests)} requests on {len(problem.resources)} resources "
         f"(objective {problem.objective}, {time_limit:g}s, {workers} workers, seed {seed})"
     )
     plan = solve(problem, time_limit=time_limit, workers=workers, seed=seed, progress=progress)
     print(plan_to_json(plan, problem))
-    _progress(f"status {plan.status}: {len(plan.assignments)} bookings, {len(plan.unplaced)} unplaced")
+    say(f"status {plan.status}: {len(plan.assignments)} bookings, {len(plan.unplaced)} unplaced")
 
 
 @schedule_app.command("repair")

@@ -113,3 +113,13 @@ def test_iso_input_gives_iso_output_in_the_same_zone() -> None:
     out = plan_to_dict(solve(problem, time_limit=1), problem)
     assert out["assignments"][0]["start"] == "2026-12-01T08:00:00+08:00"
     assert out["assignments"][0]["end"] == "2026-12-01T12:00:00+08:00"
+
+
+def test_cli_progress_goes_to_stderr_only(tmp_path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(minimal()))
+    result = CliRunner().invoke(schedule_app, ["solve", str(good), "--time-limit", "1", "--seed", "3"])
+    assert result.exit_code == 0
+    assert "solving 1 requests on 1 resources" in result.stderr
+    assert "[placed_weight]" in result.stderr
+    assert json.loads(result.stdout)["status"] == "optimal"
