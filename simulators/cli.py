@@ -165,9 +165,23 @@ def replay(
     print(json.dumps({"trace": str(trace), "rows_served": rows}))
 
 
+def register_map(
+    device_type: Annotated[
+        str, typer.Argument(help="fermenter, spray_dryer, freeze_dryer, furnace, hplc, am_cell")
+    ],
+) -> None:
+    """Print a device type's Modbus register map as JSON (for edge agent configs)."""
+    from simulators.devices import DEVICE_TYPES
+    from simulators.servers.modbus import register_map as build
+
+    if device_type not in DEVICE_TYPES:
+        raise typer.BadParameter(f"{device_type!r} is not one of {', '.join(DEVICE_TYPES)}")
+    print(json.dumps(build(device_type), ensure_ascii=False, indent=1))
+
+
 def main() -> None:
     app = typer.Typer(add_completion=False, help="PilotShare simulators")
-    for fn in (simulate, demand, record, replay):
+    for fn in (simulate, demand, record, replay, register_map):
         app.command()(fn)
     app()
 

@@ -57,6 +57,53 @@ IR_SIGNALS = 6
 HR_SETPOINTS = 2
 
 
+def register_map(device_type: str) -> dict[str, Any]:
+    """The register map of one device type as data, e.g. to generate an edge agent's Modbus config."""
+    from simulators.devices import DEVICE_TYPES
+
+    cls = DEVICE_TYPES[device_type]
+    common = [
+        {"address": 0, "count": 1, "name": "status_word", "type": "uint16", "bits": STATUS_BITS},
+        {"address": 1, "count": 1, "name": "state", "type": "uint16", "enum": list(STATES)},
+        {"address": 2, "count": 1, "name": "phase", "type": "uint16", "enum": list(cls.phase_names)},
+        {"address": 3, "count": 1, "name": "heartbeat", "type": "uint16"},
+        {"address": 4, "count": 2, "name": "power_kw", "type": "int32", "scale": 1000, "unit": "kW"},
+    ]
+    signals = [
+        {
+            "address": IR_SIGNALS + 2 * i,
+            "count": 2,
+            "name": s.name,
+            "type": "int32",
+            "scale": s.scale,
+            "unit": s.unit,
+        }
+        for i, s in enumerate(cls.signals)
+    ]
+    setpoints = [
+        {
+            "address": HR_SETPOINTS + 2 * j,
+            "count": 2,
+            "name": sp.name,
+            "type": "int32",
+            "scale": sp.scale,
+            "unit": sp.unit,
+            "range": [sp.low, sp.high],
+        }
+        for j, sp in enumerate(cls.setpoint_specs)
+    ]
+    return {
+        "device_type": device_type,
+        "word_order": "big",
+        "input_registers": common + signals,
+        "holding_registers": [
+            {"address": 0, "count": 1, "name": "command", "type": "uint16", "enum": COMMANDS},
+            {"address": 1, "count": 1, "name": "command_result", "type": "uint16"},
+            *setpoints,
+        ],
+    }
+
+
 def to_words(value: float, scale: int) -> tuple[int, int]:
     raw = round(value * scale)
     raw = max(-(2**31), min(2**31 - 1, raw))

@@ -8,7 +8,7 @@ import pytest
 
 from simulators.devices import DEVICE_TYPES, make_device
 from simulators.devices.base import STATES
-from simulators.servers.modbus import IR_SIGNALS, ModbusDeviceServer, from_words, to_words
+from simulators.servers.modbus import IR_SIGNALS, ModbusDeviceServer, from_words, register_map, to_words
 from simulators.servers.opcua import NAMESPACE, OpcUaDeviceServer
 from tests.support.mosquitto import free_port
 
@@ -99,6 +99,12 @@ async def test_modbus_register_map_matches_the_device(device_type: str) -> None:
         for i, s in enumerate(d.signals):
             value = from_words(regs[IR_SIGNALS + 2 * i], regs[IR_SIGNALS + 2 * i + 1], s.scale)
             assert value == pytest.approx(fields[s.name], abs=1.0 / s.scale), s.name
+        # the published map (simulate register-map) decodes the same registers
+        for entry in register_map(device_type)["input_registers"]:
+            if entry["type"] == "int32":
+                at = entry["address"]
+                decoded = from_words(regs[at], regs[at + 1], entry["scale"])
+                assert decoded == pytest.approx(fields[entry["name"]], abs=1.0 / entry["scale"])
 
         # command register: stop the run
         assert not (await client.write_register(0, 2, device_id=1)).isError()
