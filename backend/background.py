@@ -33,7 +33,9 @@ def no_show_job(engine: Engine) -> object:
 def delivery_job(engine: Engine, settings: Settings | None = None) -> object:
     """Send the due outbox messages (e-mail, webhooks); see backend.services.delivery."""
     report = deliver_pending(engine, settings or get_settings())
-    if report.sent or report.retrying or report.failed:
+    if report.failed:
+        log.warning("outbox.delivered", **report.as_dict(), note="failed messages keep last_error")
+    elif report.sent or report.retrying:
         log.info("outbox.delivered", **report.as_dict())
     return report
 

@@ -234,7 +234,7 @@ def _deliver_one(
     except Undeliverable as exc:
         _finish(engine, message_id, tried, status=OutboxStatus.failed, last_error=str(exc)[:2000])
         report.failed.append(message_id)
-        log.warning("outbox.undeliverable", message=message_id, error=str(exc))
+        log.debug("outbox.undeliverable", message=message_id, error=str(exc))  # summed up by the caller
     except Exception as exc:  # whatever breaks one message is that message's problem, not the run's
         error = (str(exc) or repr(exc))[:2000]
         if tried >= settings.outbox_max_attempts:
