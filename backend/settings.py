@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PILOTSHARE_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///.var/pilotshare.db"
+    # The API serves sync routes from a pool of 40 worker threads; with at least as many database
+    # connections, a thread never waits for a connection that another waiting thread holds.
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=30, ge=0)
     mqtt_url: str = "mqtt://127.0.0.1:1883"
     influx_url: str = "http://127.0.0.1:8086"
     influx_db: str = "pilotshare"

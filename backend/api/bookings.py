@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from backend.api.deps import Caller, Limit, Offset, SessionDep, WriteSessionDep
+from backend.api.deps import Caller, Limit, Offset, SessionDep, Writer
 from backend.domain.bookings import Action, BookingStatus
 from backend.domain.errors import Conflict
 from backend.models.booking import (
@@ -31,7 +31,9 @@ router = APIRouter(tags=["bookings"])
 
 def waitlist_public(entry: WaitlistEntry) -> WaitlistPublic:
     return WaitlistPublic(
-        **entry.model_dump(exclude={"starts_at", "ends_at"}), start=entry.starts_at, end=entry.ends_at
+        **entry.model_dump(exclude={"starts_at", "ends_at"}, warnings=False),
+        start=entry.starts_at,
+        end=entry.ends_at,
     )
 
 
@@ -44,29 +46,29 @@ def waitlist_public(entry: WaitlistEntry) -> WaitlistPublic:
         409: {"description": "the slot overlaps another booking; `conflict` gives its interval"},
     },
 )
-def create_booking(
-    session: WriteSessionDep, who: Caller, data: BookingCreate
-) -> BookingPublic | JSONResponse:
+def create_booking(write: Writer, who: Caller, data: BookingCreate) -> BookingPublic | JSONResponse:
     """Book a fixed slot, or file a flexible request for the optimizer. A taken slot answers 409 with the
     conflicting interval, or, with `waitlist: true`, 202 and a place on the waitlist."""
     try:
-        booking = service.request_booking(session, who, data)
+        with write() as session:
+            return service.to_public(session, [service.request_booking(session, who, data)])[0]
     except Conflict:
         if not data.waitlist:
             raise
-        entry = waitlist_service.join(session, who, data)
-        return JSONResponse(
-            waitlist_public(entry).model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED
-        )
-    return service.to_public(session, [booking])[0]
+    with write() as session:
+        entry = waitlist_public(waitlist_service.join(session, who, data))
+    return JSONResponse(entry.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
 
 
 @router.post("/bookings/series", response_model=SeriesResult, status_code=status.HTTP_201_CREATED)
-def create_series(session: WriteSessionDep, who: Caller, data: SeriesCreate) -> SeriesResult:
+def create_series(write: Writer, who: Caller, data: SeriesCreate) -> SeriesResult:
     """Recurring booking: every occurrence is checked on its own; the ones that cannot be booked are
     listed in `conflicts` with the reason, the others are booked."""
-    series_id, created, conflicts = series_service.book_series(session, who, data)
-    return SeriesResult(series_id=series_id, created=service.to_public(session, created), conflicts=conflicts)
+    with write() as session:
+        series_id, created, conflicts = series_service.book_series(session, who, data)
+        return SeriesResult(
+            series_id=series_id, created=service.to_public(session, created), conflicts=conflicts
+        )
 
 
 @router.get("/bookings", response_model=Page[BookingPublic])
@@ -129,10 +131,13 @@ def booking_events(session: SessionDep, who: Caller, booking_id: int) -> list[Bo
 
 def _transition(action: Action):  # type: ignore[no-untyped-def]
     def handler(
-        session: WriteSessionDep, who: Caller, booking_id: int, decision: Decision | None = None
+        write: Writer, who: Caller, booking_id: int, decision: Decision | None = None
     ) -> BookingPublic:
         reason = decision.reason if decision else None
-        return service.to_public(session, [service.transition(session, who, booking_id, action, reason)])[0]
+        with write() as session:
+            return service.to_public(session, [service.transition(session, who, booking_id, action, reason)])[
+                0
+            ]
 
     handler.__name__ = f"booking_{action.name}"
     return handler
@@ -154,10 +159,11 @@ class KeyProject(BaseModel):
 
 
 @router.post("/bookings/{booking_id}/key-project", response_model=BookingPublic)
-def key_project(session: WriteSessionDep, who: Caller, booking_id: int, data: KeyProject) -> BookingPublic:
+def key_project(write: Writer, who: Caller, booking_id: int, data: KeyProject) -> BookingPublic:
     """Green channel: an operator or admin flags (or unflags) a request as a key project."""
-    booking = service.set_key_project(session, who, booking_id, data.key_project, data.reason)
-    return service.to_public(session, [booking])[0]
+    with write() as session:
+        booking = service.set_key_project(session, who, booking_id, data.key_project, data.reason)
+        return service.to_public(session, [booking])[0]
 
 
 @router.get("/waitlist", response_model=list[WaitlistPublic])
@@ -166,5 +172,6 @@ def list_waitlist(session: SessionDep, who: Caller, resource_id: int | None = No
 
 
 @router.delete("/waitlist/{entry_id}", response_model=WaitlistPublic)
-def leave_waitlist(session: WriteSessionDep, who: Caller, entry_id: int) -> WaitlistPublic:
-    return waitlist_public(waitlist_service.leave(session, who, entry_id))
+def leave_waitlist(write: Writer, who: Caller, entry_id: int) -> WaitlistPublic:
+    with write() as session:
+        return waitlist_public(waitlist_service.leave(session, who, entry_id))

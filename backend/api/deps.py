@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request, status
@@ -35,36 +36,50 @@ def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Sess
         yield session
 
 
-def get_write_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
-    """A unit of work that checks and then writes (bookings): serialized on SQLite, see `writer`."""
-    with unit_of_work(writer(engine)) as session:
-        yield session
+def get_writer(
+    engine: Annotated[Engine, Depends(get_engine)],
+) -> Callable[[], AbstractContextManager[Session]]:
+    """Opens a unit of work that checks and then writes (bookings): serialized on SQLite, see `writer`.
+
+    The route enters it itself, so the transaction begins and commits on the route's own worker
+    thread. Committed later by FastAPI (as `SessionDep` is) a booking would hold SQLite's write lock
+    while it waits for a free worker thread, and under load the waiting writers hold them all.
+    """
+    return lambda: unit_of_work(writer(engine))
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-WriteSessionDep = Annotated[Session, Depends(get_write_session, scope="function")]
+Writer = Annotated[Callable[[], AbstractContextManager[Session]], Depends(get_writer)]
 
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
 
-def _user_from_token(session: Session, settings: Settings, token: str | None) -> User | None:
+def _user_from_token(engine: Engine, settings: Settings, token: str | None) -> User | None:
+    """The active user a token names, read in a short session of its own.
+
+    The route's unit of work is a separate session; keeping this one open as well would let
+    every waiting request hold two pooled connections and starve the pool under load.
+    """
     if token is None:
         return None
     try:
         user_id = decode_access_token(settings, token)
     except InvalidToken:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or expired token", _UNAUTHORIZED) from None
-    user = session.get(User, user_id)
+    with Session(engine, expire_on_commit=False) as session:
+        user = session.get(User, user_id)
     if user is None or not user.is_active:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "account is disabled or gone", _UNAUTHORIZED)
     return user
 
 
-def get_current_user(
-    session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> User:
-    user = _user_from_token(session, settings, token)
+EngineDep = Annotated[Engine, Depends(get_engine)]
+TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
+
+
+def get_current_user(engine: EngineDep, settings: SettingsDep, token: TokenDep) -> User:
+    user = _user_from_token(engine, settings, token)
     if user is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "log in first (POST /api/v1/auth/token)", _UNAUTHORIZED
@@ -76,10 +91,8 @@ def get_principal(user: Annotated[User, Depends(get_current_user)]) -> Principal
     return principal_of(user)
 
 
-def get_optional_principal(
-    session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> Principal | None:
-    user = _user_from_token(session, settings, token)
+def get_optional_principal(engine: EngineDep, settings: SettingsDep, token: TokenDep) -> Principal | None:
+    user = _user_from_token(engine, settings, token)
     return None if user is None else principal_of(user)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -15,6 +17,19 @@ def _where(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "request"
 
 
+_FIELD_FIRST = re.compile(r"^([A-Za-z_][A-Za-z0-9_.\[\]]*): (.+)$", re.DOTALL)
+
+
+def _named(loc: tuple[int | str, ...], message: str) -> dict[str, str]:
+    """`{"field", "message"}`; a check across fields says which field it blames as "field: message"."""
+    message = message.removeprefix("Value error, ")
+    field = _where(loc)
+    blamed = _FIELD_FIRST.match(message)
+    if blamed and field == "request":
+        field, message = blamed.group(1), blamed.group(2)
+    return {"field": field, "message": message}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
@@ -22,13 +37,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {
-                "field": _where(tuple(e.get("loc", ()))),
-                "message": str(e.get("msg", "")).removeprefix("Value error, "),
-            }
-            for e in exc.errors()
-        ]
+        errors = [_named(tuple(e.get("loc", ())), str(e.get("msg", ""))) for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from backend.api.deps import Caller, Limit, Offset, SessionDep
+from backend.models.booking import Quota, QuotaSet
 from backend.models.common import Page
 from backend.models.platform import PlatformCreate, PlatformPublic, PlatformUpdate
 from backend.services import platforms as service
@@ -39,3 +40,14 @@ def update_platform(
 @router.delete("/{platform_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_platform(session: SessionDep, who: Caller, platform_id: int) -> None:
     service.delete_platform(session, who, platform_id)
+
+
+@router.get("/{platform_id}/quotas", response_model=list[Quota])
+def list_quotas(session: SessionDep, who: Caller, platform_id: int) -> list[Quota]:
+    """Monthly booking quotas per organization (the platform's `default_quota_hours` applies to the rest)."""
+    return service.list_quotas(session, platform_id)
+
+
+@router.put("/{platform_id}/quotas", response_model=Quota)
+def set_quota(session: SessionDep, who: Caller, platform_id: int, data: QuotaSet) -> Quota:
+    return service.set_quota(session, who, platform_id, data.organization_id, data.hours_per_month)

@@ -7,6 +7,7 @@ from sqlmodel import Session, col, select
 
 from backend.domain.access import Principal, ensure_admin, ensure_manages_platform
 from backend.domain.errors import Conflict, Invalid, NotFound
+from backend.models.booking import Quota
 from backend.models.organization import Organization
 from backend.models.platform import Platform, PlatformCreate, PlatformUpdate
 from backend.models.resource import Resource
@@ -76,3 +77,29 @@ def delete_platform(session: Session, who: Principal, platform_id: int) -> None:
         raise Conflict("platform still has resources; retire or delete them first")
     session.delete(platform)
     session.flush()
+
+
+def set_quota(
+    session: Session, who: Principal, platform_id: int, organization_id: int, hours: float | None
+) -> Quota:
+    """Hours per month an organization may book here; None lifts the limit for it."""
+    get_platform(session, platform_id)
+    ensure_manages_platform(who, platform_id)
+    if session.get(Organization, organization_id) is None:
+        raise Invalid("organization_id", f"organization {organization_id} does not exist")
+    quota = session.exec(
+        select(Quota).where(Quota.platform_id == platform_id, Quota.organization_id == organization_id)
+    ).first() or Quota(platform_id=platform_id, organization_id=organization_id)
+    quota.hours_per_month = hours
+    session.add(quota)
+    session.flush()
+    return quota
+
+
+def list_quotas(session: Session, platform_id: int) -> list[Quota]:
+    get_platform(session, platform_id)
+    return list(
+        session.exec(
+            select(Quota).where(Quota.platform_id == platform_id).order_by(col(Quota.organization_id))
+        )
+    )

@@ -26,6 +26,7 @@ class Api:
     client: TestClient
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
     ids: dict[str, int] = field(default_factory=dict)
+    user_ids: dict[str, int] = field(default_factory=dict)
 
     def as_(self, role: str) -> dict[str, str]:
         return self.headers.get(role, {})
@@ -53,7 +54,10 @@ def login(client: TestClient, email: str, password: str) -> dict[str, str]:
 def api(database_url: str) -> Iterator[Api]:
     upgrade(database_url)
     settings = Settings(
-        database_url=database_url, secret_key="test-secret-key-0123456789-abcdefghijkl", demo_mode=False
+        database_url=database_url,
+        secret_key="test-secret-key-0123456789-abcdefghijkl",
+        demo_mode=False,
+        background_seconds=0,
     )
     engine = make_engine(settings)
     with unit_of_work(engine) as session:
