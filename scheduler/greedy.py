@@ -45,8 +45,7 @@ class Timeline:
         for f in self.problem.fixed:
             req = self.problem._request_index.get(f.request)
             if req is None:
-                if self.problem.resource(f.resource).capacity == 1:
-                    continue  # already outside the start windows
+                # On capacity-1 resources the start windows already avoid it; pools still count it.
                 self.add(f.resource, f.start, f.end, (f.org or "", f.material_class), dict(f.pool_demand))
                 continue
             step = next((s for s in req.steps if s.id == f.step), None)

@@ -55,6 +55,18 @@ def problems(draw: st.DrawFn) -> dict:
     data = {"horizon": {"start": 0, "end": 600}, "resources": resources, "requests": requests}
     if n_res > 1 and draw(st.booleans()):
         data["pools"] = [{"id": "staff", "capacity": 1, "members": ids[:2]}]
+    if draw(st.booleans()):
+        s = draw(st.integers(0, 400))
+        data["fixed"] = [
+            {
+                "request": "OUTSIDE",
+                "step": "s",
+                "resource": draw(st.sampled_from(ids)),
+                "start": s,
+                "end": s + draw(st.integers(10, 80)),
+                "org": draw(st.sampled_from(["a", "z"])),
+            }
+        ]
     return data
 
 
