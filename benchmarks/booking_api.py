@@ -1,0 +1,400 @@
+"""Booking API under 50 concurrent clients: availability queries and booking creation on PostgreSQL.
+
+    .venv/bin/python benchmarks/booking_api.py [--clients 50] [--availability 3000] [--bookings 600]
+                                               [--paced-rate 100] [--paced-seconds 15] [--workers 1]
+    .venv/bin/python benchmarks/booking_api.py --url http://127.0.0.1:8000   # a server already running
+
+Without --url it creates a fresh PostgreSQL database on 127.0.0.1:5432 (user postgres; override with
+--postgres-url), migrates and demo-seeds it with `pilotshare db upgrade` / `pilotshare seed demo`, starts
+`pilotshare api` on a free loopback port (PILOTSHARE_DEMO_MODE=true, PILOTSHARE_BACKGROUND_SECONDS=0,
+log level WARNING), and drops the database at the end.
+
+Phases, each bounded by a request count and --max-seconds:
+1. `booking`: the demo operator books non-overlapping one-hour slots (instantly approved) on the ten demo
+   instruments, as fast as the clients can go (closed loop: each client sends its next request when
+   the previous one is answered).
+2. `availability`: GET /resources/{id}/availability over one week, rotating instruments and weeks (the
+   booked ones included), closed loop.
+3. `availability_paced`: the same query at a fixed total rate (--paced-rate per second) spread over the
+   clients; latency counts from the scheduled send time, so a server falling behind shows up in it.
+
+Prints ONE JSON object: per phase requests, errors, status counts, requests/s, p50/p90/p99/max latency in
+ms, and the CPU seconds the server used. Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+OPERATOR = ("operator@jinan-bio.demo", "demo-operator-2026")
+INSTRUMENTS = ["F5-1", "F5-2", "F50-1", "F50-2", "F500-1", "SD-1", "FD-1", "HPLC-1", "HPLC-2", "TF-1"]
+ZONE = ZoneInfo("Asia/Shanghai")
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+SLOTS_PER_DAY = 12  # 08:00-20:00, the demo platform's weekday hours
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- the server under test -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _driver(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@contextmanager
+def fresh_database(admin_url: str) -> Iterator[str]:
+    name = f"pilotshare_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(_driver(admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        log(f"dropped database {name}")
+
+
+def pilotshare(*args: str) -> list[str]:
+    return [sys.executable, "-m", "backend.cli", *args]
+
+
+@contextmanager
+def running_server(database_url: str, workers: int) -> Iterator[tuple[str, int]]:
+    env = {
+        **os.environ,
+        "PILOTSHARE_DATABASE_URL": database_url,
+        "PILOTSHARE_DEMO_MODE": "true",
+        "PILOTSHARE_BACKGROUND_SECONDS": "0",
+        "PILOTSHARE_LOG_LEVEL": "WARNING",
+    }
+    for step in (("db", "upgrade"), ("seed", "demo")):
+        done = subprocess.run(pilotshare(*step), env=env, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"pilotshare {' '.join(step)} failed:\n{done.stderr[-2000:]}")
+    port = free_port()
+    server = subprocess.Popen(
+        pilotshare("api", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
+        env=env,
+        cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"the API server exited with {server.returncode}")
+            try:
+                if httpx.get(f"{url}/api/v1/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the API server did not come up within 60 s")
+            time.sleep(0.2)
+        yield url, server.pid
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _tree(pid: int) -> list[int]:
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            pids.extend(_tree(int(child)))
+    return pids
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU of the server process and its workers (Linux /proc)."""
+    if pid is None:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+# --- load ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    elapsed: float = 0.0
+    cpu: float | None = None
+
+    def record(self, started: float, status: str) -> None:
+        self.latencies.append(time.perf_counter() - started)
+        self.statuses[status] += 1
+
+    def summary(self, ok: set[int]) -> dict[str, Any]:
+        ordered = sorted(self.latencies)
+
+        def pct(q: float) -> float | None:
+            if not ordered:
+                return None
+            return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
+
+        errors = sum(n for s, n in self.statuses.items() if not (s.isdigit() and int(s) in ok))
+        return {
+            "requests": len(ordered),
+            "errors": errors,
+            "statuses": dict(sorted(self.statuses.items())),
+            "seconds": round(self.elapsed, 2),
+            "requests_per_s": round(len(ordered) / self.elapsed, 1) if self.elapsed else None,
+            "p50_ms": pct(0.50),
+            "p90_ms": pct(0.90),
+            "p99_ms": pct(0.99),
+            "max_ms": round(ordered[-1] * 1000, 2) if ordered else None,
+            "server_cpu_s": round(self.cpu, 2) if self.cpu is not None else None,
+        }
+
+
+Request = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
+
+
+async def closed_loop(
+    phase: Phase, url: str, headers: dict[str, str], requests: list[Request], clients: int, max_seconds: float
+) -> None:
+    queue = iter(requests)
+    deadline = time.perf_counter() + max_seconds
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
+            for make in queue:  # the shared iterator hands each request to one client
+                if time.perf_counter() > deadline:
+                    return
+                started = time.perf_counter()
+                try:
+                    response = await make(http)
+                    phase.record(started, str(response.status_code))
+                except httpx.HTTPError as exc:
+                    phase.record(started, type(exc).__name__)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    phase.elapsed = time.perf_counter() - started
+
+
+async def paced(
+    phase: Phase,
+    url: str,
+    headers: dict[str, str],
+    request: Callable[[int], Request],
+    clients: int,
+    rate: float,
+    seconds: float,
+) -> None:
+    """Open-ish loop: request k is due at k / rate; latency counts from when it was due, so a server
+    falling behind shows up. Every client connects (one untimed request) before the clock starts, as a
+    kept-alive client would be."""
+    total = int(rate * seconds)
+    https = [httpx.AsyncClient(base_url=url, headers=headers, timeout=30) for _ in range(clients)]
+    try:
+        await asyncio.gather(*(request(i)(http) for i, http in enumerate(https)))
+        t0 = time.perf_counter() + 0.2
+
+        async def client(first: int, http: httpx.AsyncClient) -> None:
+            for k in range(first, total, clients):
+                due = t0 + k / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                try:
+                    response = await request(k)(http)
+                    phase.record(due, str(response.status_code))
+                except httpx.HTTPError as exc:
+                    phase.record(due, type(exc).__name__)
+
+        await asyncio.gather(*(client(i, http) for i, http in enumerate(https)))
+        phase.elapsed = time.perf_counter() - t0
+    finally:
+        await asyncio.gather(*(http.aclose() for http in https))
+
+
+# --- what is asked --------------------------------------------------------------------------------
+
+
+def first_monday(day: str) -> datetime:
+    start = datetime.fromisoformat(day).replace(tzinfo=ZONE)
+    return start - timedelta(days=start.weekday())
+
+
+def booking_slot(monday: datetime, i: int) -> tuple[str, datetime]:
+    """The i-th booking: instruments in turn, then one-hour weekday slots 08:00-20:00, week after week."""
+    code = INSTRUMENTS[i % len(INSTRUMENTS)]
+    k = i // len(INSTRUMENTS)
+    day, hour = divmod(k, SLOTS_PER_DAY)
+    week, weekday = divmod(day, 5)
+    return code, monday + timedelta(weeks=week, days=weekday, hours=8 + hour)
+
+
+def make_booking(resource_id: int, start: datetime) -> Request:
+    body = {
+        "resource_id": resource_id,
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=1)).isoformat(),
+        "purpose": "benchmark run",
+    }
+    return lambda http: http.post("/api/v1/bookings", json=body)
+
+
+def make_availability(resource_id: int, start: datetime) -> Request:
+    params = {"from": start.isoformat(), "to": (start + timedelta(days=7)).isoformat()}
+    return lambda http: http.get(f"/api/v1/resources/{resource_id}/availability", params=params)
+
+
+async def measure(args: argparse.Namespace, url: str, pid: int | None) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        token = await http.post(
+            "/api/v1/auth/token", data={"username": args.email, "password": args.password}
+        )
+        token.raise_for_status()
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        listed = await http.get("/api/v1/resources", params={"platform": "jinan-bio", "limit": 100})
+        ids = {r["code"]: r["id"] for r in listed.json()["data"]}
+    monday = first_monday(args.first_day)
+    weeks = max(1, -(-args.bookings // (len(INSTRUMENTS) * SLOTS_PER_DAY * 5)))
+
+    def availability_request(k: int) -> Request:
+        code = INSTRUMENTS[k % len(INSTRUMENTS)]
+        return make_availability(ids[code], monday + timedelta(weeks=(k // len(INSTRUMENTS)) % (weeks + 1)))
+
+    warm = Phase("warm-up")
+    await closed_loop(warm, url, headers, [availability_request(k) for k in range(100)], 10, 30)
+
+    phases: dict[str, Any] = {}
+    booking = Phase("booking")
+    requests = []
+    for i in range(args.bookings):
+        code, start = booking_slot(monday, i)
+        requests.append(make_booking(ids[code], start))
+    before = cpu_seconds(pid)
+    await closed_loop(booking, url, headers, requests, args.clients, args.max_seconds)
+    booking.cpu = None if before is None else (cpu_seconds(pid) or 0) - before
+    phases["booking"] = booking.summary({201})
+    log(f"booking: {phases['booking']}")
+
+    availability = Phase("availability")
+    before = cpu_seconds(pid)
+    await closed_loop(
+        availability,
+        url,
+        headers,
+        [availability_request(k) for k in range(args.availability)],
+        args.clients,
+        args.max_seconds,
+    )
+    availability.cpu = None if before is None else (cpu_seconds(pid) or 0) - before
+    phases["availability"] = availability.summary({200})
+    log(f"availability: {phases['availability']}")
+
+    if args.paced_rate > 0:
+        steady = Phase("availability_paced")
+        before = cpu_seconds(pid)
+        await paced(
+            steady, url, headers, availability_request, args.clients, args.paced_rate, args.paced_seconds
+        )
+        steady.cpu = None if before is None else (cpu_seconds(pid) or 0) - before
+        phases["availability_paced"] = {"offered_per_s": args.paced_rate, **steady.summary({200})}
+        log(f"availability_paced: {phases['availability_paced']}")
+    return phases
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", help="benchmark a running server (loopback only) instead of starting one")
+    parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--availability", type=int, default=3000, help="availability queries (closed loop)")
+    parser.add_argument("--bookings", type=int, default=600, help="bookings to create (closed loop)")
+    parser.add_argument("--paced-rate", type=float, default=100, help="availability queries/s; 0 = skip")
+    parser.add_argument("--paced-seconds", type=float, default=15)
+    parser.add_argument("--max-seconds", type=float, default=120, help="cap per closed-loop phase")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the server")
+    parser.add_argument("--first-day", default="2027-06-07", help="first booked week (Monday of it)")
+    parser.add_argument("--email", default=OPERATOR[0])
+    parser.add_argument("--password", default=OPERATOR[1])
+    args = parser.parse_args()
+    if not 1 <= args.clients <= 500 or args.bookings > 20000 or args.availability > 100000:
+        parser.error("keep it bounded: clients 1-500, bookings <= 20000, availability <= 100000")
+
+    result: dict[str, Any] = {
+        "benchmark": "booking_api",
+        "clients": args.clients,
+        "cpu_count": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+    }
+    if args.url:
+        if urlsplit(args.url).hostname not in LOOPBACK:
+            parser.error("--url must point at this machine (127.0.0.1 / localhost)")
+        result.update(server=args.url, phases=asyncio.run(measure(args, args.url.rstrip("/"), None)))
+    else:
+        with (
+            fresh_database(args.postgres_url) as database_url,
+            running_server(database_url, args.workers) as (
+                url,
+                pid,
+            ),
+        ):
+            log(f"server {url} (pid {pid}) on {database_url.rsplit('/', 1)[1]}")
+            result.update(
+                server=f"pilotshare api --workers {args.workers} (uvicorn) on PostgreSQL",
+                phases=asyncio.run(measure(args, url, pid)),
+            )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
