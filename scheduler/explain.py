@@ -71,8 +71,11 @@ def explain_request(problem: Problem, assignments: list[Assignment], q: Request)
     blocked = _step_that_never_fits(problem, q)
     if blocked is not None:
         return blocked
-    alone = Timeline(problem).place_request(q)
-    if alone is None:
+    # On resources holding nothing but maintenance and outside bookings, can the steps be chained at all?
+    outside = tuple(f for f in problem.fixed if f.request not in problem._request_index)
+    outside_only = dataclasses.replace(problem, fixed=outside)
+    alone = Timeline(outside_only).place_request(q)
+    if alone is None and len(q.steps) > 1:
         return (
             f"its {len(q.steps)} steps cannot follow each other within the gap limits between "
             f"{_window(problem, q)} even on empty resources; widen max_gap_minutes or the window"

@@ -100,3 +100,21 @@ def test_window_shorter_than_the_work() -> None:
         "its window from 2026-12-08 20:00 to 2026-12-09 00:00 is shorter than its 600 min of work; "
         "move the release or deadline, or extend the horizon"
     )
+
+
+def test_request_blocked_by_a_confirmed_booking_names_it() -> None:
+    data = {
+        "horizon": {"start": 0, "end": 100},
+        "resources": [{"id": "R1"}],
+        "requests": [
+            {"id": "HELD", "steps": [{"id": "s1", "duration_minutes": 80, "resources": ["R1"]}]},
+            {"id": "NEW", "steps": [{"id": "s1", "duration_minutes": 30, "resources": ["R1"]}]},
+        ],
+        "fixed": [{"request": "HELD", "step": "s1", "resource": "R1", "start": 10}],
+    }
+    plan = solve(parse_problem(data), time_limit=1)
+    assert plan.unplaced[0].request == "NEW"
+    assert plan.unplaced[0].reason == (
+        "no candidate resource (R1) is free for 30 min between t=0 and t=100 (held by HELD); "
+        "the earliest feasible start is t=90 on R1"
+    )
