@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from backend.api.deps import Caller, Limit, Offset, SessionDep, Writer
+from backend.api.deps import Caller, EngineDep, Limit, Offset, SessionDep, Writer
 from backend.domain.bookings import Action, BookingStatus
 from backend.domain.errors import Conflict
 from backend.models.booking import (
@@ -22,7 +23,9 @@ from backend.models.booking import (
     WaitlistPublic,
 )
 from backend.models.common import Page
+from backend.models.schedule import ScheduleRunCreate, ScheduleRunPublic
 from backend.services import bookings as service
+from backend.services import scheduling
 from backend.services import series as series_service
 from backend.services import waitlist as waitlist_service
 
@@ -175,3 +178,31 @@ def list_waitlist(session: SessionDep, who: Caller, resource_id: int | None = No
 def leave_waitlist(write: Writer, who: Caller, entry_id: int) -> WaitlistPublic:
     with write() as session:
         return waitlist_public(waitlist_service.leave(session, who, entry_id))
+
+
+@router.post("/schedule/runs", response_model=ScheduleRunPublic, status_code=status.HTTP_201_CREATED)
+async def create_schedule_run(engine: EngineDep, who: Caller, data: ScheduleRunCreate) -> ScheduleRunPublic:
+    """Optimize a platform's open flexible requests over a horizon (operator or admin). Placements become
+    approved bookings in one transaction unless `apply` is false; unplaced requests come with a reason.
+    The solver runs off the event loop and holds no database connection while it works."""
+    run = await run_in_threadpool(scheduling.run_schedule, engine, who, data)
+    return ScheduleRunPublic.model_validate(run, from_attributes=True)
+
+
+@router.get("/schedule/runs", response_model=Page[ScheduleRunPublic])
+def list_schedule_runs(
+    session: SessionDep, who: Caller, platform_id: int | None = None, offset: Offset = 0, limit: Limit = 50
+) -> Page[ScheduleRunPublic]:
+    rows, count = scheduling.list_runs(session, who, platform_id, offset, limit)
+    return Page(data=[ScheduleRunPublic.model_validate(r, from_attributes=True) for r in rows], count=count)
+
+
+@router.get("/schedule/runs/{run_id}", response_model=ScheduleRunPublic)
+def get_schedule_run(session: SessionDep, who: Caller, run_id: int) -> ScheduleRunPublic:
+    return ScheduleRunPublic.model_validate(scheduling.get_run(session, who, run_id), from_attributes=True)
+
+
+@router.get("/schedule/runs/{run_id}/problem")
+def get_schedule_problem(session: SessionDep, who: Caller, run_id: int) -> dict[str, Any]:
+    """The exact problem file the run solved: `pilotshare schedule solve` on it reproduces the plan."""
+    return scheduling.get_run(session, who, run_id).problem

@@ -12,6 +12,7 @@ from backend.models.resource import (
     ResourceCapability,
     ResourceMember,
 )
+from backend.models.schedule import ScheduleRun
 from backend.models.user import User
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "ResourceAttribute",
     "ResourceCapability",
     "ResourceMember",
+    "ScheduleRun",
     "User",
     "WaitlistEntry",
     "Webhook",

@@ -95,7 +95,7 @@ def _raise_conflict(found: SlotConflict, zone: ZoneInfo) -> None:
     )
 
 
-def _record(
+def record_event(
     session: Session,
     booking: Booking,
     action: str,
@@ -148,7 +148,7 @@ def _hours_used(
     return sum(((e - s) for s, e in rows if s and e), timedelta())
 
 
-def _price(session: Session, resource_id: int, user_class: UserClass, slot: Interval) -> Decimal | None:
+def price_of(session: Session, resource_id: int, user_class: UserClass, slot: Interval) -> Decimal | None:
     day = slot.start.date()
     card = session.exec(
         select(RateCard).where(
@@ -265,7 +265,7 @@ def book_fixed(
         source=source,
         series_id=series_id,
         sla_due_at=sla_due(now, False, platform.sla_hours, platform.green_sla_hours),
-        estimated_price=_price(session, resource_id, user_class, slot),
+        estimated_price=price_of(session, resource_id, user_class, slot),
         **declaration,
     )
     rule = AutoApproval(**(resource.auto_approve or {}))
@@ -281,16 +281,16 @@ def book_fixed(
         booking.decision_reason = (
             "booked by platform staff" if staff else "approved automatically by the resource's rule"
         )
-    _insert_with_members(session, booking, members, ZoneInfo(platform.timezone))
-    _record(session, booking, "request", None, who.user_id)
+    save_with_members(session, booking, members, ZoneInfo(platform.timezone))
+    record_event(session, booking, "request", None, who.user_id)
     if approve_now:
-        _record(session, booking, "approve", BookingStatus.requested, None, booking.decision_reason)
+        record_event(session, booking, "approve", BookingStatus.requested, None, booking.decision_reason)
     notify_booking(session, booking, f"booking.{booking.status}")
     return booking
 
 
-def _insert_with_members(session: Session, booking: Booking, members: list[int], zone: ZoneInfo) -> None:
-    """The booking and, for a line, one child row per instrument: all or nothing."""
+def save_with_members(session: Session, booking: Booking, members: list[int], zone: ZoneInfo) -> None:
+    """Insert or update the booking and add, for a line, one child row per instrument: all or nothing."""
     try:
         with session.begin_nested():
             session.add(booking)
@@ -359,7 +359,7 @@ def _request_flexible(session: Session, who: Principal, data: BookingCreate, now
     )
     session.add(booking)
     session.flush()
-    _record(session, booking, "request", None, who.user_id)
+    record_event(session, booking, "request", None, who.user_id)
     notify_booking(session, booking, "booking.requested")
     return booking
 
@@ -452,7 +452,7 @@ def transition(
             )
     before = booking.status
     _set_status(session, booking, target)
-    _record(session, booking, action.value, before, who.user_id, reason)
+    record_event(session, booking, action.value, before, who.user_id, reason)
     notify_booking(session, booking, f"booking.{target.value}")
     if target not in HOLDS_SLOT and facts.slot is not None:
         from backend.services.waitlist import promote
@@ -480,14 +480,14 @@ def set_key_project(
     elif not key_project and booking.user_class == UserClass.key_project:
         booking.user_class = UserClass.external_sme
     if booking.starts_at and booking.ends_at and booking.resource_id:
-        booking.estimated_price = _price(
+        booking.estimated_price = price_of(
             session,
             booking.resource_id,
             UserClass(booking.user_class),
             Interval(booking.starts_at, booking.ends_at),
         )
     session.add(booking)
-    _record(
+    record_event(
         session, booking, "key-project" if key_project else "ordinary", booking.status, who.user_id, reason
     )
     if key_project:
@@ -513,7 +513,7 @@ def sweep_no_shows(session: Session, now: datetime | None = None) -> list[int]:
         if booking.starts_at + timedelta(minutes=grace) > now:
             continue
         _set_status(session, booking, BookingStatus.no_show)
-        _record(
+        record_event(
             session,
             booking,
             Action.no_show.value,
