@@ -7,7 +7,10 @@ import asyncio
 import hashlib
 import hmac
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -335,3 +338,26 @@ def test_webhooks_are_managed_by_the_platforms_operators_only(api: Api, receiver
     assert api.call("operator", "DELETE", f"{url}/{hook_id}").status_code == 204
     assert api.call("operator", "DELETE", f"{url}/{hook_id}").status_code == 404
     assert hook_id not in [h["id"] for h in api.call("operator", "GET", url).json()["data"]]
+
+
+def test_the_outbox_command_delivers_once_and_exits(api: Api, inbox: tuple[Inbox, int]) -> None:
+    mails, port = inbox
+    booking = book(api, "operator", "HPLC-1", day=6, hour=9)
+    env = {
+        **os.environ,
+        "PILOTSHARE_DATABASE_URL": settings_with(api).database_url,
+        "PILOTSHARE_SMTP_HOST": "127.0.0.1",
+        "PILOTSHARE_SMTP_PORT": str(port),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "backend.cli", "outbox", "deliver", "--once"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["sent"] >= 1 and summary["failed"] == 0
+    assert len(mails.about(booking["id"])) == 1
+    assert next(r for r in outbox(api, booking["id"]) if r.channel == "email").status == OutboxStatus.sent
