@@ -19,10 +19,10 @@ from backend.settings import Settings, get_settings
 
 log = get_logger("pilotshare.background")
 
-Job = Callable[[Engine], object]
+Job = Callable[[Engine, Settings], object]
 
 
-def no_show_job(engine: Engine) -> object:
+def no_show_job(engine: Engine, settings: Settings | None = None) -> object:
     with unit_of_work(writer(engine)) as session:
         marked = sweep_no_shows(session)
     if marked:
@@ -43,12 +43,17 @@ def delivery_job(engine: Engine, settings: Settings | None = None) -> object:
 JOBS: list[Job] = [no_show_job, delivery_job]
 
 
-async def run_periodically(engine: Engine, every_seconds: float, jobs: list[Job] | None = None) -> None:
-    """Run every job in a worker thread each `every_seconds`, until cancelled."""
+async def run_periodically(
+    engine: Engine, every_seconds: float, jobs: list[Job] | None = None, settings: Settings | None = None
+) -> None:
+    """Run every job in a worker thread each `every_seconds`, until cancelled.
+
+    Jobs get `settings` (the app's; the environment's when not given), e.g. the SMTP server to use."""
+    settings = settings or get_settings()
     while True:
         for job in jobs or JOBS:
             try:
-                await asyncio.to_thread(job, engine)
+                await asyncio.to_thread(job, engine, settings)
             except Exception:  # one failing job must not stop the others or the loop
                 log.exception("background.job_failed", job=getattr(job, "__name__", str(job)))
         await asyncio.sleep(every_seconds)

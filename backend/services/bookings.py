@@ -87,6 +87,21 @@ def slot_conflict(session: Session, resource_ids: Sequence[int], slot: Interval)
     return SlotConflict(code, booking.starts_at, booking.ends_at)
 
 
+def lock_resources(session: Session, resource_ids: Sequence[int]) -> None:
+    """Make bookings of these resources wait for each other (PostgreSQL row locks, taken in id order).
+
+    Without it, two overlapping inserts each wait in the exclusion constraint for the other to finish,
+    and PostgreSQL breaks the deadlock by failing one of them. SQLite needs nothing here: its booking
+    transactions already run one at a time (see `backend.db.writer`).
+    """
+    session.exec(
+        select(Resource.id)
+        .where(col(Resource.id).in_(sorted(set(resource_ids))))
+        .order_by(col(Resource.id))
+        .with_for_update()
+    ).all()
+
+
 def _raise_conflict(found: SlotConflict, zone: ZoneInfo) -> None:
     start, end = found.start.astimezone(zone), found.end.astimezone(zone)
     raise Conflict(
@@ -244,6 +259,7 @@ def book_fixed(
     organization_id, user_class, staff = _who_books(session, who, platform)
     check_fixed_slot(session, who, resource, platform, slot, now, organization_id, staff)
     members = member_ids(session, resource_id)
+    lock_resources(session, [resource_id, *members])
     found = slot_conflict(session, [resource_id, *members], slot)
     if found is not None:
         _raise_conflict(found, ZoneInfo(platform.timezone))

@@ -28,7 +28,7 @@ from backend.models.resource import Resource, ResourceStatus
 from backend.models.schedule import ScheduleRun, ScheduleRunCreate
 from backend.models.types import utcnow
 from backend.services.availability import calendar_of
-from backend.services.bookings import price_of, record_event, save_with_members, slot_conflict
+from backend.services.bookings import lock_resources, price_of, record_event, save_with_members, slot_conflict
 from backend.services.common import get_or_404, page
 from backend.services.notifications import notify_booking
 from backend.services.resources import member_ids
@@ -223,6 +223,7 @@ def _place(
         return "the request changed while the optimizer ran"
     slot = Interval(datetime.fromisoformat(assignment["start"]), datetime.fromisoformat(assignment["end"]))
     members = member_ids(session, resource.id or 0)
+    lock_resources(session, [resource.id or 0, *members])
     found = slot_conflict(session, [resource.id or 0, *members], slot)
     if found is not None:
         return (

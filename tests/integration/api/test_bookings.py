@@ -425,3 +425,34 @@ def test_bad_booking_input_names_the_field(api: Api, body: dict[str, Any], field
     response = api.call("sme", "POST", f"{V1}/bookings", body)
     assert response.status_code == 422, response.text
     assert field in response.json()["detail"].split(":")[0] or response.json()["detail"].startswith(field)
+
+
+# Which roles may make each move: the SME that booked (its organization), this platform's operator, admins.
+MOVES = {
+    "approve": ({"operator", "admin"}, "requested"),
+    "reject": ({"operator", "admin"}, "requested"),
+    "cancel": ({"sme", "operator", "admin"}, "approved"),
+    "check-in": ({"sme", "operator", "admin"}, "approved"),
+    "check-out": ({"sme", "operator", "admin"}, "checked_in"),
+}
+
+
+@pytest.mark.parametrize("role", ["sme", "other_sme", "operator", "other_operator", "auditor", "admin"])
+@pytest.mark.parametrize("move", list(MOVES))
+def test_each_lifecycle_move_by_each_role(api: Api, move: str, role: str) -> None:
+    allowed, needs = MOVES[move]
+    r = open_resource(api, min_notice_minutes=0)
+    start = soon(5) if move in ("check-in", "check-out") else soon(2 * 24 * 60)
+    booking = book(api, "sme", r["id"], start, start + timedelta(hours=1)).json()
+    if needs in ("approved", "checked_in"):
+        assert act(api, "operator", booking["id"], "approve").status_code == 200
+    if needs == "checked_in":
+        assert act(api, "sme", booking["id"], "check-in").status_code == 200
+    response = act(api, role, booking["id"], move, reason="operator's reason")
+    if role in allowed:
+        assert response.status_code == 200, response.text
+        events = api.call("admin", "GET", f"{V1}/bookings/{booking['id']}/events").json()
+        assert events[-1]["action"] == move and events[-1]["actor_id"] == api.user_ids[role]
+    else:
+        assert response.status_code == 403, f"{role} must not {move}: {response.status_code} {response.text}"
+        assert api.call("admin", "GET", f"{V1}/bookings/{booking['id']}").json()["status"] == needs
