@@ -4,6 +4,7 @@ signed webhook calls; a dead mail server delays them without losing any; two run
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -26,6 +27,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from backend.background import run_periodically
 from backend.models.booking import OutboxMessage, OutboxStatus
 from backend.services.delivery import SMTP_NOT_CONFIGURED, deliver_pending
 from backend.settings import Settings
@@ -359,5 +361,24 @@ def test_the_outbox_command_delivers_once_and_exits(api: Api, inbox: tuple[Inbox
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["sent"] >= 1 and summary["failed"] == 0
+    assert len(mails.about(booking["id"])) == 1
+    assert next(r for r in outbox(api, booking["id"]) if r.channel == "email").status == OutboxStatus.sent
+
+
+def test_the_api_background_jobs_deliver_the_outbox(api: Api, inbox: tuple[Inbox, int]) -> None:
+    mails, port = inbox
+    booking = book(api, "operator", "F50-1", day=7, hour=15)
+
+    async def run_briefly() -> None:
+        loop = asyncio.create_task(run_periodically(engine_of(api), 0.1, settings=smtp(api, port)))
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            if mails.about(booking["id"]):
+                break
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+
+    asyncio.run(run_briefly())
     assert len(mails.about(booking["id"])) == 1
     assert next(r for r in outbox(api, booking["id"]) if r.channel == "email").status == OutboxStatus.sent
