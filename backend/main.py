@@ -13,6 +13,8 @@ from fastapi import FastAPI, Request, Response
 
 from backend.api.errors import install_error_handlers
 from backend.api.health import router as health_router
+from backend.api.metrics import install_request_stats
+from backend.api.metrics import router as metrics_router
 from backend.api.router import api_router
 from backend.background import run_periodically
 from backend.db import make_engine
@@ -33,7 +35,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.info("api.start", database=settings.database_url.split("@")[-1], demo=settings.demo_mode)
         background = None
         if settings.background_seconds > 0:
-            background = asyncio.create_task(run_periodically(app.state.engine, settings.background_seconds))
+            background = asyncio.create_task(
+                run_periodically(app.state.engine, settings.background_seconds, settings=settings)
+            )
         yield
         if background is not None:
             background.cancel()
@@ -50,8 +54,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    install_request_stats(app)
     app.include_router(api_router)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(web_router)
 
     @app.middleware("http")

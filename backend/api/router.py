@@ -5,6 +5,7 @@ from backend.api import (
     bookings,
     calendars,
     health,
+    metrics,
     organizations,
     platforms,
     qualifications,
@@ -23,6 +24,7 @@ for module in (
     qualifications,
     bookings,
     health,
+    metrics,
     webhooks,
     calendars,
 ):

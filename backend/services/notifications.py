@@ -47,6 +47,11 @@ def booking_payload(session: Session, booking: Booking, event: str) -> dict[str,
 
 def notify_booking(session: Session, booking: Booking, event: str) -> None:
     """Queue an e-mail to the requester and a call to each subscribed webhook of the platform."""
+    with session.no_autoflush:  # the booking's own pending rows are flushed once, by the caller
+        _queue(session, booking, event)
+
+
+def _queue(session: Session, booking: Booking, event: str) -> None:
     payload = booking_payload(session, booking, event)
     subject = f"[PilotShare] {SUBJECTS.get(event, event)} #{booking.id}"
     platform = session.get(Platform, booking.platform_id)

@@ -221,3 +221,12 @@ def test_health_and_openapi(api: Api) -> None:
     spec = api.client.get("/openapi.json").json()
     assert "/api/v1/resources/{resource_id}/availability" in spec["paths"]
     assert "PilotShare" in api.client.get("/").text
+
+
+def test_metrics_count_requests_and_report_business_gauges(api: Api) -> None:
+    api.client.get(f"{V1}/platforms")
+    text = api.client.get("/metrics").text
+    assert 'pilotshare_http_requests_total{method="GET",route="/api/v1/platforms",status="200"}' in text
+    assert 'pilotshare_resources{kind="instrument",status="active"}' in text
+    assert "# TYPE pilotshare_bookings gauge" in text
+    assert api.client.get(f"{V1}/metrics").status_code == 200
