@@ -10,8 +10,10 @@ from scheduler.problem import Assignment, Problem
 
 
 def open_minutes(problem: Problem, rid: str) -> int:
+    """Minutes the resource could work: its open hours, or the whole horizon when it runs unattended."""
     resource = problem.resource(rid)
-    periods = resource.open or ((problem.horizon_start, problem.horizon_end),)
+    whole = ((problem.horizon_start, problem.horizon_end),)
+    periods = whole if resource.open is None or resource.unattended else resource.open
     total = sum(max(0, min(e, problem.horizon_end) - max(s, problem.horizon_start)) for s, e in periods)
     return total * resource.capacity
 
