@@ -352,7 +352,19 @@ def _request_flexible(session: Session, who: Principal, data: BookingCreate, now
     if len(platform_ids) != 1:
         raise Invalid("candidates", "candidate resources must belong to one platform")
     platform = get_or_404(session, Platform, platform_ids.pop(), "platform")
-    organization_id, user_class, _ = _who_books(session, who, platform)
+    organization_id, user_class, staff = _who_books(session, who, platform)
+    if not staff:
+        allowed = [
+            r
+            for r in candidates
+            if not r.requires_qualification or is_qualified(session, who.user_id, r.id or 0)
+        ]
+        if not allowed:
+            codes = ", ".join(r.code for r in candidates)
+            raise AccessDenied(
+                f"you are not qualified to use any of {codes}; ask the platform for an induction"
+            )
+        candidates = allowed  # the optimizer only places SMEs where they are qualified
     booking = Booking(
         platform_id=platform.id or 0,
         kind=BookingKind.flexible,

@@ -364,7 +364,13 @@ def test_flexible_request_waits_for_the_optimizer(api: Api) -> None:
     assert created.status_code == 201
     flexible = created.json()
     assert flexible["kind"] == "flexible" and flexible["status"] == "requested" and flexible["start"] is None
-    assert {"F50-1", "F500-1"} <= set(flexible["candidates"])
+    assert set(flexible["candidates"]) == {
+        "F5-1",
+        "F50-1",
+    }  # of the fermenters, those the SME is qualified for
+    unqualified = {**body, "capability": None, "candidates": [api.ids["resource:F500-1"]]}
+    refused = api.call("sme", "POST", f"{V1}/bookings", unqualified)
+    assert refused.status_code == 403 and "not qualified" in refused.json()["detail"]
     approve = act(api, "operator", flexible["id"], "approve")
     assert approve.status_code == 409 and "schedule" in approve.json()["detail"]
     short = api.call("sme", "POST", f"{V1}/bookings", {**body, "window_end": "2027-05-10T09:00:00+08:00"})

@@ -46,6 +46,15 @@ def _run(api: Api, role: str, apply: bool = True) -> Any:
 
 
 def test_optimizer_places_requests_as_approved_bookings_and_explains_the_rest(api: Api) -> None:
+    me = api.call("sme", "GET", f"{V1}/me").json()["id"]
+    for code in ("HPLC-2", "SD-1"):  # the SME is qualified for HPLC-1 by the demo seed
+        grant = api.call(
+            "admin",
+            "POST",
+            f"{V1}/qualifications",
+            {"user_id": me, "resource_id": api.ids[f"resource:{code}"]},
+        )
+        assert grant.status_code in (201, 409), grant.text
     requests = [_flexible(api, 240) for _ in range(4)]
     # Longer than any opening period of an attended dryer: it cannot be placed.
     impossible = _flexible(api, 14 * 60, candidates=[api.ids["resource:SD-1"]])
