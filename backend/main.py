@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from backend.api.errors import install_error_handlers
 from backend.api.health import router as health_router
-from backend.api.metrics import install_request_stats
+from backend.api.metrics import install_request_observer
 from backend.api.metrics import router as metrics_router
 from backend.api.router import api_router
 from backend.background import run_periodically
@@ -54,21 +52,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    install_request_stats(app)
+    install_request_observer(app)
     app.include_router(api_router)
     app.include_router(health_router)
     app.include_router(metrics_router)
     app.include_router(web_router)
-
-    @app.middleware("http")
-    async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
-        structlog.contextvars.bind_contextvars(request_id=rid)
-        try:
-            response = await call_next(request)
-        finally:
-            structlog.contextvars.clear_contextvars()
-        response.headers["x-request-id"] = rid
-        return response
 
     return app

@@ -230,3 +230,8 @@ def test_metrics_count_requests_and_report_business_gauges(api: Api) -> None:
     assert 'pilotshare_resources{kind="instrument",status="active"}' in text
     assert "# TYPE pilotshare_bookings gauge" in text
     assert api.client.get(f"{V1}/metrics").status_code == 200
+    api.client.get(f"{V1}/resources/{api.ids['resource:F5-1']}")
+    assert 'route="/api/v1/resources/{resource_id}"' in api.client.get("/metrics").text
+    echoed = api.client.get("/healthz", headers={"x-request-id": "trace-42"})
+    assert echoed.headers["x-request-id"] == "trace-42"
+    assert len(api.client.get("/healthz").headers["x-request-id"]) == 16
