@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_
@@ -85,6 +86,14 @@ def slot_conflict(session: Session, resource_ids: Sequence[int], slot: Interval)
     booking, code = row
     assert booking.starts_at is not None and booking.ends_at is not None
     return SlotConflict(code, booking.starts_at, booking.ends_at)
+
+
+DECLARATION = ("purpose", "project_name", "sample_description", "hazardous", "hazard_details")
+
+
+def declaration_of(data: object) -> dict[str, Any]:
+    """What the requester declared (purpose, project, samples, hazards), from any payload carrying it."""
+    return {name: getattr(data, name) for name in DECLARATION}
 
 
 def lock_resources(session: Session, resource_ids: Sequence[int]) -> None:
@@ -263,10 +272,6 @@ def book_fixed(
     found = slot_conflict(session, [resource_id, *members], slot)
     if found is not None:
         _raise_conflict(found, ZoneInfo(platform.timezone))
-    declaration = {
-        k: getattr(data, k)
-        for k in ("purpose", "project_name", "sample_description", "hazardous", "hazard_details")
-    }
     booking = Booking(
         platform_id=platform.id or 0,
         resource_id=resource_id,
@@ -282,7 +287,7 @@ def book_fixed(
         series_id=series_id,
         sla_due_at=sla_due(now, False, platform.sla_hours, platform.green_sla_hours),
         estimated_price=price_of(session, resource_id, user_class, slot),
-        **declaration,
+        **declaration_of(data),
     )
     rule = AutoApproval(**(resource.auto_approve or {}))
     qualified = (
@@ -379,11 +384,7 @@ def _request_flexible(session: Session, who: Principal, data: BookingCreate, now
         capability=data.capability,
         requested_at=now,
         sla_due_at=sla_due(now, False, platform.sla_hours, platform.green_sla_hours),
-        purpose=data.purpose,
-        project_name=data.project_name,
-        sample_description=data.sample_description,
-        hazardous=data.hazardous,
-        hazard_details=data.hazard_details,
+        **declaration_of(data),
     )
     session.add(booking)
     session.flush()
