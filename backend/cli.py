@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -37,12 +37,24 @@ DatabaseOpt = Annotated[str | None, typer.Option("--database-url", help="overrid
 
 
 def _settings(**overrides: Any) -> Settings:
-    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Settings from the environment, `.env` and the command's flags; a bad value ends the command
+    with the setting's name and what is wrong (exit code 2), not a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"PILOTSHARE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg'].removeprefix('Value error, ')}"
+            f" (got {e['input']!r})"
+            for e in exc.errors()
+        )
+        _fail(f"bad setting: {problems}")
     configure_logging(settings.log_level, settings.log_json)
     return settings
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
 
@@ -173,8 +185,7 @@ def api(
         settings.check_secret()
     except RuntimeError as exc:
         _fail(str(exc))
-    if settings.database_url != Settings().database_url or host or port:
-        os.environ["PILOTSHARE_DATABASE_URL"] = settings.database_url
+    os.environ["PILOTSHARE_DATABASE_URL"] = settings.database_url  # the app factory reads the environment
     uvicorn.run(
         "backend.main:create_app",
         factory=True,
