@@ -1,0 +1,94 @@
+"""Two API processes over one PostgreSQL database answer as one: nothing lives in a process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from backend.db import make_engine, unit_of_work
+from backend.migrations import upgrade
+from backend.services.seed import seed_demo
+from backend.settings import Settings
+from tests.support.databases import postgres_database
+
+pytestmark = pytest.mark.integration
+
+V1 = "/api/v1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def replicas() -> Iterator[tuple[str, str]]:
+    with postgres_database() as url:
+        upgrade(url)
+        engine = make_engine(Settings(database_url=url))
+        with unit_of_work(engine) as session:
+            seed_demo(session)
+        engine.dispose()
+        env = {
+            **os.environ,
+            "PILOTSHARE_DATABASE_URL": url,
+            "PILOTSHARE_SECRET_KEY": "replica-secret-0123456789abcdefghij",
+            "PILOTSHARE_BACKGROUND_SECONDS": "0",
+            "PILOTSHARE_LOG_LEVEL": "WARNING",
+        }
+        ports = [_free_port(), _free_port()]
+        processes = [
+            subprocess.Popen([sys.executable, "-m", "backend.cli", "api", "--port", str(p)], env=env)
+            for p in ports
+        ]
+        bases = [f"http://127.0.0.1:{p}" for p in ports]
+        try:
+            for base, process in zip(bases, processes, strict=True):
+                deadline = time.monotonic() + 30
+                while True:
+                    try:
+                        if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    assert process.poll() is None and time.monotonic() < deadline, "API replica did not start"
+                    time.sleep(0.2)
+            yield bases[0], bases[1]
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(timeout=15)
+
+
+def test_a_token_and_a_booking_from_one_replica_hold_on_the_other(replicas: tuple[str, str]) -> None:
+    a, b = replicas
+    token = httpx.post(
+        f"{a}{V1}/auth/token", data={"username": "operator@jinan-bio.demo", "password": "demo-operator-2026"}
+    ).json()
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    assert httpx.get(f"{b}{V1}/me", headers=headers).json()["email"] == "operator@jinan-bio.demo"
+    slot = {
+        "resource_id": 3,
+        "start": "2027-10-04T09:00:00+08:00",
+        "end": "2027-10-04T11:00:00+08:00",
+        "purpose": "replica check",
+    }
+    made = httpx.post(f"{a}{V1}/bookings", json=slot, headers=headers)
+    assert made.status_code == 201, made.text
+    assert httpx.get(f"{b}{V1}/bookings/{made.json()['id']}", headers=headers).json()["status"] == "approved"
+    clash = httpx.post(f"{b}{V1}/bookings", json=slot, headers=headers)
+    assert clash.status_code == 409
+    window = "from=2027-10-04T00:00:00%2B08:00&to=2027-10-05T00:00:00%2B08:00"
+    assert (
+        httpx.get(f"{a}{V1}/resources/3/availability?{window}").json()
+        == httpx.get(f"{b}{V1}/resources/3/availability?{window}").json()
+    )
