@@ -14,6 +14,7 @@ import typer
 
 from backend.logs import configure_logging
 from backend.settings import Settings
+from edge_agent.cli import edge_agent_command
 from scheduler.cli import schedule_app
 from simulators.cli import simulate
 
@@ -32,6 +33,9 @@ app.add_typer(users_app, name="users")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(schedule_app, name="schedule")
 app.command("simulate", help="Run a simulated fleet of instruments (see docs/simulators.md).")(simulate)
+app.command("edge-agent", help="Run one edge agent beside an instrument (docs/edge-agent.md).")(
+    edge_agent_command
+)
 
 DatabaseOpt = Annotated[str | None, typer.Option("--database-url", help="overrides PILOTSHARE_DATABASE_URL")]
 
@@ -168,6 +172,69 @@ def outbox_deliver(
                 break
     finally:
         engine.dispose()
+
+
+@app.command()
+def ingest(
+    mqtt_url: Annotated[str | None, typer.Option(help="overrides PILOTSHARE_MQTT_URL")] = None,
+    influx_url: Annotated[str | None, typer.Option(help="overrides PILOTSHARE_INFLUX_URL")] = None,
+    influx_db: Annotated[str | None, typer.Option(help="overrides PILOTSHARE_INFLUX_DB")] = None,
+    client_id: Annotated[str, typer.Option(help="MQTT client id; the broker keeps its session")] = (
+        "pilotshare-ingest"
+    ),
+    database_url: DatabaseOpt = None,
+) -> None:
+    """MQTT telemetry into InfluxDB, twin state and alarms into the database (docs/ingest.md).
+
+    Stops cleanly on SIGTERM: what was received is written and acknowledged first; prints one JSON
+    line with the counts at the end."""
+    import json
+
+    import httpx
+
+    from backend.db import make_engine
+    from backend.ingest.influx import InfluxClient, InfluxError, InfluxWriter
+    from backend.ingest.service import Ingest
+
+    settings = _settings(
+        mqtt_url=mqtt_url, influx_url=influx_url, influx_db=influx_db, database_url=database_url
+    )
+    client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_token)
+    try:
+        if client.ensure_database():
+            typer.echo(f"created InfluxDB database {settings.influx_db}", err=True)
+    except (InfluxError, httpx.HTTPError) as exc:
+        typer.echo(f"warning: could not check the InfluxDB database ({exc}); writes will retry", err=True)
+    engine = make_engine(settings)
+    service = Ingest(settings.mqtt_url, engine, InfluxWriter(client), client_id=client_id)
+    stopping = False
+
+    def stop(_signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    service.start()
+    try:
+        while not stopping:
+            time.sleep(0.2)
+    finally:
+        service.stop()
+        client.close()
+        engine.dispose()
+    stats = service.stats
+    summary = {
+        "messages": stats.messages,
+        "samples": stats.samples,
+        "bad_payloads": stats.bad_payloads,
+        "twins_changed": stats.twins_changed,
+        "alarms": stats.alarms,
+        "unknown_resources": sum(stats.unknown_resources.values()),
+        "lines_written": service.influx.stats.lines_written,
+        "lines_dropped": service.influx.stats.lines_dropped,
+    }
+    typer.echo(json.dumps(summary))
 
 
 @app.command()

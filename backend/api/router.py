@@ -10,6 +10,7 @@ from backend.api import (
     platforms,
     qualifications,
     resources,
+    twins,
     users,
     webhooks,
 )
@@ -27,5 +28,6 @@ for module in (
     metrics,
     webhooks,
     calendars,
+    twins,
 ):
     api_router.include_router(module.router)

@@ -13,9 +13,11 @@ from backend.models.resource import (
     ResourceMember,
 )
 from backend.models.schedule import ScheduleRun
+from backend.models.twin import Alarm, Twin
 from backend.models.user import User
 
 __all__ = [
+    "Alarm",
     "Booking",
     "BookingEvent",
     "MaintenanceWindow",
@@ -30,6 +32,7 @@ __all__ = [
     "ResourceCapability",
     "ResourceMember",
     "ScheduleRun",
+    "Twin",
     "User",
     "WaitlistEntry",
     "Webhook",

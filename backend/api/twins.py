@@ -1,0 +1,129 @@
+"""Digital twins, run data and alarms of resources; a server-sent event stream of twin changes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from sqlalchemy.engine import Engine
+
+from backend.api.deps import Caller, EngineDep, Limit, Offset, SessionDep, SettingsDep, Writer
+from backend.db import unit_of_work
+from backend.domain.access import Principal
+from backend.ingest.influx import InfluxClient
+from backend.models.common import Page
+from backend.models.twin import AlarmPublic, DesiredUpdate, TelemetrySeries, TwinPublic
+from backend.models.types import utcnow
+from backend.services import telemetry as telemetry_service
+from backend.services import twins as service
+
+router = APIRouter(tags=["twins"])
+
+
+def get_influx(settings: SettingsDep) -> Iterator[InfluxClient]:
+    client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_token)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+InfluxDep = Annotated[InfluxClient, Depends(get_influx)]
+
+
+@router.get("/resources/{resource_id}/twin", response_model=TwinPublic)
+def get_twin(resource_id: int, session: SessionDep, who: Caller) -> TwinPublic:
+    """Staff of the platform, admins and auditors; an SME while its own booking of the resource runs."""
+    return service.get_twin(session, who, resource_id)
+
+
+@router.patch("/resources/{resource_id}/twin/desired", response_model=TwinPublic)
+def set_desired(resource_id: int, body: DesiredUpdate, begin: Writer, who: Caller) -> TwinPublic:
+    """Operator of the platform or admin. A null value removes the field from `desired`."""
+    with begin() as session:
+        return service.set_desired(session, who, resource_id, body.desired)
+
+
+@router.get("/resources/{resource_id}/telemetry", response_model=TelemetrySeries)
+def get_telemetry(
+    resource_id: int,
+    session: SessionDep,
+    influx: InfluxDep,
+    who: Caller,
+    field: Annotated[str, Query(min_length=1, max_length=64, description="signal name")],
+    from_: Annotated[datetime | None, Query(alias="from", description="default: an hour before `to`")] = None,
+    to: Annotated[datetime | None, Query(description="default: now")] = None,
+    every: Annotated[str | None, Query(description="average per interval, e.g. 10s, 1m, 1h")] = None,
+) -> TelemetrySeries:
+    """Raw samples, or means per `every`. An SME gets only the parts inside its own bookings."""
+    return telemetry_service.read_series(session, influx, who, resource_id, field, from_, to, every)
+
+
+@router.get("/alarms", response_model=Page[AlarmPublic])
+def list_alarms(
+    session: SessionDep,
+    who: Caller,
+    offset: Offset = 0,
+    limit: Limit = 100,
+    resource_id: int | None = None,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+) -> Page[AlarmPublic]:
+    """Alarms and faults the instruments reported, newest first (staff and auditors)."""
+    rows, count = service.list_alarms(session, who, resource_id, from_, to, offset, limit)
+    return Page(data=rows, count=count)
+
+
+def _changed(engine: Engine, who: Principal, since: datetime, sent: dict[int, int]) -> list[str]:
+    with unit_of_work(engine) as session:
+        versions = service.visible_twin_versions(session, who, since)
+        fresh = [rid for rid, version in versions if sent.get(rid) != version]
+        if not fresh:
+            return []
+        twins = service.twins_by_id(session, fresh)
+    for twin in twins:
+        sent[twin.resource_id] = twin.version
+    return [f"event: twin\nid: {t.resource_id}:{t.version}\ndata: {t.model_dump_json()}\n\n" for t in twins]
+
+
+@router.get("/stream/twins")
+async def stream_twins(
+    request: Request,
+    engine: EngineDep,
+    who: Caller,
+    poll_seconds: Annotated[float, Query(ge=0.2, le=30)] = 1.0,
+    max_seconds: Annotated[float, Query(gt=0, le=3600, description="then the stream ends; reconnect")] = 600,
+) -> StreamingResponse:
+    """Server-sent events, one `twin` event (the whole twin as JSON) per change the caller may see.
+
+    Every replica polls the database for twins whose version changed, so any replica serves any
+    client and nothing lives in one process.
+    """
+
+    async def events() -> AsyncIterator[str]:
+        sent: dict[int, int] = {}
+        since = utcnow()
+        ends = time.monotonic() + max_seconds
+        last_beat = time.monotonic()
+        yield ": twins stream\n\n"
+        while time.monotonic() < ends and not await request.is_disconnected():
+            polled_at = utcnow()
+            # Overlap the windows a little: a transaction may commit an older updated_at late.
+            for chunk in await run_in_threadpool(_changed, engine, who, since - timedelta(seconds=5), sent):
+                yield chunk
+            since = polled_at
+            if len(sent) > 10_000:
+                sent.clear()
+            if time.monotonic() - last_beat > 15:
+                yield ": keep-alive\n\n"
+                last_beat = time.monotonic()
+            await asyncio.sleep(poll_seconds)
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)

@@ -1,0 +1,283 @@
+"""The ingest process: MQTT messages in, InfluxDB points and twin/alarm rows out.
+
+Threads: paho's network loop only puts messages on a bounded queue (`on_message`); one worker takes
+them in batches, validates each with `edge_agent.protocol`, hands telemetry lines to the
+`InfluxWriter`, and merges twin changes and alarms into the SQL database in one transaction per batch.
+
+Delivery is at least once: the client uses paho's manual acknowledgement, and a batch's messages are
+acknowledged only after its points are in InfluxDB and its twin/alarm rows are committed. A message
+that never got acknowledged (ingest killed, InfluxDB away) is sent again by the broker, which is
+harmless: a rewritten point is the same point, an alarm is stored once, an older reading never
+replaces a newer one. The broker keeps the session (fixed client id, clean_session false) while
+ingest is down, so messages published meanwhile are delivered when it comes back.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy.engine import Engine
+
+from backend.db import unit_of_work, writer
+from backend.ingest.influx import InfluxWriter, telemetry_line
+from backend.logs import get_logger
+from backend.services import twins
+from edge_agent.protocol import (
+    QOS,
+    Channel,
+    Event,
+    PayloadError,
+    StatusOffline,
+    StatusOnline,
+    Telemetry,
+    parse_message,
+    subscription,
+    to_epoch_ns,
+)
+
+log = get_logger("pilotshare.ingest")
+
+SUBSCRIPTIONS = [subscription(channel=c) for c in (Channel.TELEMETRY, Channel.STATUS, Channel.EVENT)]
+ALARM_KINDS = frozenset({"alarm", "fault"})
+
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    received_at: datetime
+
+
+@dataclass
+class IngestStats:
+    messages: int = 0
+    bad_payloads: int = 0
+    samples: int = 0
+    twins_changed: int = 0
+    alarms: int = 0
+    unknown_resources: Counter[str] = field(default_factory=Counter)
+
+
+class ResourceDirectory:
+    """(platform code, resource code) -> resource id, cached; unknown codes are looked up again later."""
+
+    def __init__(self, engine: Engine, retry_seconds: float = 10.0) -> None:
+        self.engine = engine
+        self.retry_seconds = retry_seconds
+        self.known: dict[tuple[str, str], int] = {}
+        self.missing_since: dict[tuple[str, str], float] = {}
+
+    def resolve(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        now = time.monotonic()
+        ask = {
+            k
+            for k in keys
+            if k not in self.known and now - self.missing_since.get(k, -1e9) >= self.retry_seconds
+        }
+        if ask:
+            with unit_of_work(self.engine) as session:
+                found = twins.resource_ids_by_code(session, ask)
+            self.known.update(found)
+            for key in ask - set(found):
+                self.missing_since[key] = now
+        return {k: self.known[k] for k in keys if k in self.known}
+
+
+class Ingest:
+    def __init__(
+        self,
+        mqtt_url: str,
+        engine: Engine,
+        influx: InfluxWriter,
+        *,
+        client_id: str = "pilotshare-ingest",
+        batch_messages: int = 500,
+        batch_seconds: float = 0.2,
+        max_queue: int = 20_000,
+    ) -> None:
+        self.mqtt_url = mqtt_url
+        self.engine = engine
+        self.influx = influx
+        self.batch_messages = batch_messages
+        self.batch_seconds = batch_seconds
+        self.stats = IngestStats()
+        self.directory = ResourceDirectory(engine)
+        self._queue: queue.Queue[Received] = queue.Queue(maxsize=max_queue)
+        self._stopping = threading.Event()
+        self._connected = threading.Event()
+        self._worker: threading.Thread | None = None
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False, manual_ack=True
+        )
+        self.client.max_inflight_messages_set(1000)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    # ------------------------------------------------------------------ MQTT callbacks (network thread)
+
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        if reason.is_failure:
+            log.error("ingest.connect_refused", reason=str(reason))
+            return
+        client.subscribe([(topic, QOS) for topic in SUBSCRIPTIONS])
+        self._connected.set()
+        log.info("ingest.connected", broker=self.mqtt_url, topics=SUBSCRIPTIONS)
+
+    def _on_disconnect(self, _client: mqtt.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        self._connected.clear()
+        if not self._stopping.is_set():
+            log.warning("ingest.disconnected", reason=str(reason))
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        # Blocks when the worker is behind: the broker then holds the rest (back-pressure).
+        self._queue.put(
+            Received(message.topic, bytes(message.payload), message.mid, message.qos, datetime.now(UTC))
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        url = urlparse(self.mqtt_url)
+        if url.username:
+            self.client.username_pw_set(url.username, url.password)
+        if url.scheme in ("mqtts", "ssl"):
+            self.client.tls_set()
+        self.influx.start()
+        self._worker = threading.Thread(target=self._work, name="ingest-worker", daemon=True)
+        self._worker.start()
+        self.client.connect_async(url.hostname or "127.0.0.1", url.port or 1883, keepalive=30)
+        self.client.loop_start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Finish what was received, write it, acknowledge it, then disconnect."""
+        deadline = time.monotonic() + timeout
+        self._stopping.set()
+        if self._worker is not None:
+            self._worker.join(timeout=max(0.1, deadline - time.monotonic()))
+        self.influx.stop(timeout=max(0.1, deadline - time.monotonic()))
+        self.client.disconnect()
+        self.client.loop_stop()
+        log.info(
+            "ingest.stopped",
+            messages=self.stats.messages,
+            samples=self.stats.samples,
+            bad_payloads=self.stats.bad_payloads,
+            unknown_resources=sum(self.stats.unknown_resources.values()),
+        )
+
+    # ------------------------------------------------------------------ worker thread
+
+    def _take_batch(self) -> list[Received]:
+        batch: list[Received] = []
+        try:
+            batch.append(self._queue.get(timeout=0.2))
+        except queue.Empty:
+            return batch
+        deadline = time.monotonic() + self.batch_seconds
+        while len(batch) < self.batch_messages:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(self._queue.get(timeout=remaining))
+            except queue.Empty:
+                break
+        return batch
+
+    def _work(self) -> None:
+        while True:
+            batch = self._take_batch()
+            if not batch:
+                if self._stopping.is_set():
+                    return
+                continue
+            try:
+                self.process(batch)
+            except Exception:
+                # Not acknowledged: the broker sends these again after a reconnect.
+                log.exception("ingest.batch_failed", messages=len(batch))
+                time.sleep(1)
+
+    def process(self, batch: list[Received]) -> None:
+        parsed: list[tuple[Received, str, str, Any]] = []
+        for item in batch:
+            self.stats.messages += 1
+            try:
+                parts, payload = parse_message(item.topic, item.payload)
+            except PayloadError as exc:
+                self.stats.bad_payloads += 1
+                log.warning("ingest.bad_payload", topic=item.topic, reason=str(exc)[:500])
+                continue
+            parsed.append((item, parts.platform, parts.resource, payload))
+
+        ids = self.directory.resolve({(p, r) for _, p, r, _ in parsed})
+        lines: list[str] = []
+        changes: dict[int, twins.TwinChanges] = {}
+        alarms: list[twins.AlarmRecord] = []
+        for item, platform, resource, payload in parsed:
+            resource_id = ids.get((platform, resource))
+            if resource_id is None:
+                key = f"{platform}/{resource}"
+                self.stats.unknown_resources[key] += 1
+                count = self.stats.unknown_resources[key]
+                if count == 1 or count % 1000 == 0:
+                    log.warning(
+                        "ingest.unknown_resource", platform=platform, resource=resource, messages=count
+                    )
+                continue
+            change = changes.setdefault(resource_id, twins.TwinChanges())
+            if isinstance(payload, Telemetry):
+                for sample in payload.samples:
+                    ts_ns = sample.ts_ns
+                    lines.append(telemetry_line(platform, resource, ts_ns, dict(sample.fields)))
+                    for name, value in sample.fields.items():
+                        change.read(name, ts_ns, value)
+                self.stats.samples += len(payload.samples)
+            elif isinstance(payload, StatusOnline):
+                since_ns = to_epoch_ns(payload.since)
+                change.connection = ("online", twins.ns_to_datetime(since_ns), payload.agent)
+                for name, value in payload.fields.items():
+                    change.read(name, since_ns, value)
+            elif isinstance(payload, StatusOffline):
+                change.connection = ("offline", item.received_at, None)
+            elif isinstance(payload, Event) and payload.kind in ALARM_KINDS:
+                alarms.append(
+                    twins.AlarmRecord(
+                        resource_id=resource_id,
+                        ts=twins.ns_to_datetime(to_epoch_ns(payload.ts)),
+                        kind=payload.kind,
+                        code=payload.code,
+                        severity=payload.severity,
+                        message=payload.message,
+                        agent=getattr(payload, "agent", None),
+                    )
+                )
+
+        if changes or alarms:
+            with unit_of_work(writer(self.engine)) as session:
+                self.stats.twins_changed += twins.apply_changes(session, changes)
+                self.stats.alarms += twins.store_alarms(session, alarms)
+
+        acks = [(item.mid, item.qos) for item in batch]
+        self.influx.submit(lines, done=lambda: self._ack(acks))
+
+    def _ack(self, acks: list[tuple[int, int]]) -> None:
+        for mid, qos in acks:
+            if qos > 0:
+                self.client.ack(mid, qos)

@@ -1,0 +1,102 @@
+"""Digital twins and alarms: what ingest learned from each instrument's MQTT messages.
+
+A twin is one row per resource: the last reported value of each signal (with the device's timestamp),
+what an operator wants (desired), and whether the edge agent is connected. `version` grows by one on
+every change, so readers (the SSE stream, other API replicas) find changes by comparing versions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from sqlalchemy import JSON, Column, ForeignKey, Integer, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from backend.models.types import UTCDateTime, utcnow
+
+ConnectionState = Literal["online", "offline", "unknown"]
+
+
+class Twin(SQLModel, table=True):
+    resource_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("resource.id", ondelete="CASCADE"), primary_key=True)
+    )
+    reported: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)  # {field: {"value", "ts"}}
+    desired: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)  # {field: value}
+    connection_state: str = Field(default="unknown", sa_type=String(10))
+    connection_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    agent: str | None = Field(default=None, max_length=128)
+    version: int = Field(default=0)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class Alarm(SQLModel, table=True):
+    """An `event` of kind alarm or fault. The same event delivered twice is stored once."""
+
+    __table_args__ = (UniqueConstraint("resource_id", "ts", "kind", "code", name="uq_alarm_event"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    resource_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("resource.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    ts: datetime = Field(sa_type=UTCDateTime, index=True)
+    kind: str = Field(sa_type=String(10))
+    code: str = Field(max_length=64)
+    severity: str = Field(sa_type=String(10))
+    message: str = Field(default="", max_length=2000)
+    agent: str | None = Field(default=None, max_length=128)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Reading(BaseModel):
+    value: bool | int | float | str
+    ts: datetime
+
+
+class Connection(BaseModel):
+    state: ConnectionState
+    since: datetime | None
+
+
+class TwinPublic(BaseModel):
+    resource_id: int
+    resource_code: str
+    platform_code: str
+    reported: dict[str, Reading]
+    desired: dict[str, Any]
+    delta: dict[str, Any]
+    connection: Connection
+    version: int
+    updated_at: datetime | None
+
+
+class DesiredUpdate(BaseModel):
+    """Fields to set; a null value removes that field from desired."""
+
+    desired: dict[str, bool | int | float | str | None]
+
+
+class AlarmPublic(BaseModel):
+    id: int
+    resource_id: int
+    ts: datetime
+    kind: str
+    code: str
+    severity: str
+    message: str
+    agent: str | None
+    received_at: datetime
+
+
+class TelemetryPoint(BaseModel):
+    time: datetime
+    value: bool | int | float | str | None
+
+
+class TelemetrySeries(BaseModel):
+    resource_id: int
+    field: str
+    every: str | None
+    points: list[TelemetryPoint]
