@@ -60,9 +60,18 @@ def to_problem(instance: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_ours(problem_file: Path, time_limit: float, workers: int, seed: int) -> dict[str, Any]:
+def run_ours(problem_file: Path, time_limit: float, workers: int, seed: int, cli: str) -> dict[str, Any]:
     began = time.perf_counter()
-    cmd = [sys.executable, "-m", "scheduler.cli", "solve", str(problem_file), "--quiet"]
+    if cli == "pilotshare":
+        cmd = [
+            str(Path(sys.executable).with_name("pilotshare")),
+            "schedule",
+            "solve",
+            str(problem_file),
+            "--quiet",
+        ]
+    else:
+        cmd = [sys.executable, "-m", "scheduler.cli", "solve", str(problem_file), "--quiet"]
     cmd += ["--time-limit", str(time_limit), "--workers", str(workers), "--seed", str(seed)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
     wall = time.perf_counter() - began
@@ -118,6 +127,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--solvers", default="ours,pyjobshop", help="comma list of ours, pyjobshop")
     parser.add_argument("--keep", type=Path, help="write the problem files into this folder")
+    parser.add_argument(
+        "--cli",
+        choices=["module", "pilotshare"],
+        default="module",
+        help="run `python -m scheduler.cli solve` (default) or the installed `pilotshare schedule solve`",
+    )
     args = parser.parse_args()
 
     catalog = load_benchmark_json()
@@ -137,7 +152,7 @@ def main() -> None:
             "optimum_known": meta.get("optimum") is not None,
         }
         if "ours" in solvers:
-            row["ours"] = run_ours(path, args.time_limit, args.workers, args.seed)
+            row["ours"] = run_ours(path, args.time_limit, args.workers, args.seed, args.cli)
             row["ours"]["gap_percent"] = gap(row["ours"].get("makespan"), best)
         if "pyjobshop" in solvers:
             row["pyjobshop"] = run_pyjobshop(instance, args.time_limit, args.workers, args.seed)
