@@ -40,3 +40,31 @@ def test_window_resolves_put_due_work_first() -> None:
     assert check_plan(problem, better) == []
     assert {a.request for a in better} == {a.request for a in late_plan}
     assert weighted_lateness(problem, better, 100) < before
+
+
+def test_solve_uses_window_resolves_on_large_problems(monkeypatch) -> None:
+    import scheduler.solve as solve_module
+    from scheduler.solve import solve
+
+    monkeypatch.setattr(solve_module, "POLISH_MIN_REQUESTS", 1)
+    problem = parse_problem(
+        {
+            "horizon": {"start": 0, "end": 6000},
+            "resources": [{"id": "R1"}, {"id": "R2"}],
+            "requests": [
+                {
+                    "id": f"Q{i}",
+                    "org": f"o{i % 3}",
+                    "weight": 1 + i % 3,
+                    "release": 30 * i,
+                    "due": 30 * i + 120,
+                    "steps": [{"id": "s1", "duration_minutes": 40 + 5 * (i % 4), "resources": ["R1", "R2"]}],
+                }
+                for i in range(30)
+            ],
+        }
+    )
+    plan = solve(problem, time_limit=4)
+    assert [s["name"] for s in plan.kpis["stages"]][:2] == ["placed_weight", "lateness"]
+    assert plan.kpis["stages"][1]["bound"] is None  # the window re-solves prove no bound
+    assert check_plan(problem, plan.assignments) == [] and len(plan.unplaced) == 0
