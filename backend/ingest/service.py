@@ -18,14 +18,16 @@ import queue
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from backend.db import unit_of_work, writer
 from backend.ingest.influx import InfluxWriter, telemetry_line
@@ -48,6 +50,7 @@ log = get_logger("pilotshare.ingest")
 
 SUBSCRIPTIONS = [subscription(channel=c) for c in (Channel.TELEMETRY, Channel.STATUS, Channel.EVENT)]
 ALARM_KINDS = frozenset({"alarm", "fault"})
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,21 @@ class Ingest:
                 log.exception("ingest.batch_failed", messages=len(batch))
                 time.sleep(1)
 
+    def _with_retries(self, what: str, step: Callable[[], T]) -> T:
+        """Run a database step; while the database is away, retry with back-off (until stopped)."""
+        delay = 0.5
+        while True:
+            try:
+                return step()
+            except SQLAlchemyError as exc:
+                if self._stopping.is_set():
+                    raise
+                log.warning(
+                    "ingest.db_retry", step=what, error=str(exc).splitlines()[0][:300], in_seconds=delay
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
     def process(self, batch: list[Received]) -> None:
         parsed: list[tuple[Received, str, str, Any]] = []
         for item in batch:
@@ -226,7 +244,8 @@ class Ingest:
                 continue
             parsed.append((item, parts.platform, parts.resource, payload))
 
-        ids = self.directory.resolve({(p, r) for _, p, r, _ in parsed})
+        keys = {(p, r) for _, p, r, _ in parsed}
+        ids = self._with_retries("resolve", lambda: self.directory.resolve(keys))
         lines: list[str] = []
         changes: dict[int, twins.TwinChanges] = {}
         alarms: list[twins.AlarmRecord] = []
@@ -270,12 +289,18 @@ class Ingest:
                 )
 
         if changes or alarms:
-            with unit_of_work(writer(self.engine)) as session:
-                self.stats.twins_changed += twins.apply_changes(session, changes)
-                self.stats.alarms += twins.store_alarms(session, alarms)
+            changed, new_alarms = self._with_retries("twins", lambda: self._store(changes, alarms))
+            self.stats.twins_changed += changed
+            self.stats.alarms += new_alarms
 
         acks = [(item.mid, item.qos) for item in batch]
         self.influx.submit(lines, done=lambda: self._ack(acks))
+
+    def _store(
+        self, changes: dict[int, twins.TwinChanges], alarms: list[twins.AlarmRecord]
+    ) -> tuple[int, int]:
+        with unit_of_work(writer(self.engine)) as session:
+            return twins.apply_changes(session, changes), twins.store_alarms(session, alarms)
 
     def _ack(self, acks: list[tuple[int, int]]) -> None:
         for mid, qos in acks:
