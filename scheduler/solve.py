@@ -346,5 +346,23 @@ def solve_staged(
             value = round(solver.objective_value)
             sm.model.add(expr >= value if maximize else expr <= value)
     if not stages or stages[0].objective is None:
-        return [], [rv.request.id for rv in sm.requests.values()], stages
+        return _fallback(sm, hint, stages)
     return assignments, unplaced, stages
+
+
+def _fallback(
+    sm: ScheduleModel, hint: list[Assignment], stages: list[StageResult]
+) -> tuple[list[Assignment], list[str], list[StageResult]]:
+    """No solver plan in time: return the dispatching rule's plan when it keeps every rule."""
+    from scheduler.check import check_plan
+
+    everyone = [rv.request.id for rv in sm.requests.values()]
+    infeasible = bool(stages) and stages[0].status == "infeasible"
+    if infeasible or not hint or check_plan(sm.problem, hint):
+        return [], everyone, stages
+    placed = {a.request for a in hint}
+    weights = priority_weights(sm.problem)
+    rule = StageResult(
+        "placed_weight (dispatching rule)", "feasible", float(sum(weights[q] for q in placed)), None, 0.0
+    )
+    return list(hint), [q for q in everyone if q not in placed], [rule, *stages]

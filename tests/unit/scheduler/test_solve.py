@@ -222,3 +222,19 @@ def test_steps_after_a_pinned_step_follow_it() -> None:
     plan = plan_of(data)
     assert check_plan(problem, plan.assignments) == []
     assert by_request(plan)["Q2"].start == 0
+
+
+def test_no_solver_plan_in_time_falls_back_to_the_dispatching_rule(monkeypatch) -> None:
+    import scheduler.solve as solve_module
+
+    def no_solution(sm, name, *args, **kwargs):  # the solver ran out of time before any plan
+        result = solve_module.StageResult(name, "unknown", None, None, 0.0)
+        return result, None, solve_module.cp_model.UNKNOWN
+
+    monkeypatch.setattr(solve_module, "run_stage", no_solution)
+    plan = plan_of(
+        {"resources": [{"id": "R1"}], "requests": [one_step("A", 30, ["R1"]), one_step("B", 30, ["R1"])]}
+    )
+    assert plan.status == "feasible"
+    assert sorted((a.request, a.start) for a in plan.assignments) == [("A", 0), ("B", 30)]
+    assert plan.kpis["stages"][0]["name"] == "placed_weight (dispatching rule)"
