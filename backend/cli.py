@@ -301,10 +301,12 @@ def demo(
         ],
         env=env,
     )
+    ingest_process = subprocess.Popen([*me, "ingest"], env=env)
     typer.echo(f"\nPilotShare demo is up: http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
     typer.echo(f"Simulated fleet: {fleet_devices} instruments publishing to {settings.mqtt_url}")
+    typer.echo(f"Ingest: {settings.mqtt_url} -> {settings.influx_url} (twins: /api/v1/resources/ID/twin)")
     typer.echo("Stop with Ctrl-C.")
-    _supervise(critical=api_process, helpers=[fleet])
+    _supervise(critical=api_process, helpers=[fleet, ingest_process])
 
 
 def _supervise(critical: subprocess.Popen[bytes], helpers: list[subprocess.Popen[bytes]]) -> None:
