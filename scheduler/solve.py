@@ -285,16 +285,25 @@ def _polish_stage(
     workers: int,
     seed: int,
     progress: Progress | None,
+    name: str,
 ) -> tuple[StageResult, list[Assignment]]:
-    from scheduler.polish import polish_lateness, weighted_lateness
+    from scheduler.polish import flow_time, polish_lateness, weighted_lateness
+
+    def measure(plan: list[Assignment]) -> int:
+        if name == "lateness":
+            return weighted_lateness(sm.problem, plan, KEY_LATENESS_FACTOR)
+        return flow_time(sm.problem, plan)
 
     began = time.perf_counter()
-    before = weighted_lateness(sm.problem, assignments, KEY_LATENESS_FACTOR)
-    polished = polish_lateness(sm.problem, assignments, began + budget, KEY_LATENESS_FACTOR, workers, seed)
-    after = weighted_lateness(sm.problem, polished, KEY_LATENESS_FACTOR)
+    before = measure(assignments)
+    aim = "lateness" if name == "lateness" else "flow"
+    polished = polish_lateness(
+        sm.problem, assignments, began + budget, KEY_LATENESS_FACTOR, workers, seed, aim=aim
+    )
+    after = measure(polished)
     if progress:
-        progress(f"[lateness] rolling-window re-solves: weighted lateness {before} -> {after}")
-    return StageResult("lateness", "feasible", float(after), None, time.perf_counter() - began), polished
+        progress(f"[{name}] rolling-window re-solves: {before} -> {after}")
+    return StageResult(name, "feasible", float(after), None, time.perf_counter() - began), polished
 
 
 def solve_staged(
@@ -322,8 +331,8 @@ def solve_staged(
     for k, (name, expr, maximize) in enumerate(tiers):
         remaining = deadline - time.perf_counter()
         budget = remaining * shares[k] / sum(shares[k:])
-        if name == "lateness" and large and stages:
-            result, assignments = _polish_stage(sm, assignments, budget, workers, seed, progress)
+        if name in ("lateness", "compactness") and large and stages:
+            result, assignments = _polish_stage(sm, assignments, budget, workers, seed, progress, name)
             stages.append(result)
             sm.set_hint(assignments)
             assert result.objective is not None
