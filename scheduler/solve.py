@@ -148,7 +148,8 @@ def solve(
         explain_budget = 1.0
     else:
         explain_budget = min(5.0, EXPLANATION_SHARE * time_limit) if explain else 0.0
-        left = time_limit - (time.perf_counter() - began) - explain_budget
+        # A little slack for the last window solve, the KPIs and the JSON that follow the stages.
+        left = time_limit - (time.perf_counter() - began) - explain_budget - min(1.0, 0.02 * time_limit)
         assignments, unplaced, stages = solve_staged(sm, max(0.1, left), workers, seed, progress)
     return finish_plan(
         problem,
