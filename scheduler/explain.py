@@ -97,7 +97,8 @@ def explain_request(problem: Problem, assignments: list[Assignment], q: Request)
         )
     candidates = list(dict.fromkeys(r for s in q.steps for r in s.resources))
     window = _window(problem, q)
-    busy = f"no candidate resource ({', '.join(candidates)}) is free for {_needs(q)} between {window}"
+    names = ", ".join(candidates[:6]) + (f" and {len(candidates) - 6} more" if len(candidates) > 6 else "")
+    busy = f"no candidate resource ({names}) is free for {_needs(q)} between {window}"
     busy += _occupants(problem, assignments, q, candidates)
     lifted = dataclasses.replace(q, deadline=None)
     span = problem.horizon_end - problem.horizon_start

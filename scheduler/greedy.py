@@ -261,3 +261,27 @@ def _dispatch(problem: Problem, rule: str) -> list[Assignment]:
         if nxt[q.id] == len(q.steps):
             active.remove(q)
     return plan
+
+
+def fill_in(
+    problem: Problem, assignments: list[Assignment], unplaced: list[str]
+) -> tuple[list[Assignment], list[str]]:
+    """Insert unplaced requests (priority order) wherever they fit between the plan's bookings.
+
+    Later tiers move bookings around and can open gaps after the placement tier has finished; a request that
+    now fits raises the placed weight without moving anyone.
+    """
+    timeline = Timeline(dataclasses.replace(problem, fixed=tuple(problem.outside_fixed_all())))
+    for a in assignments:
+        q = problem.request(a.request)
+        step = next(s for s in q.steps if s.id == a.step)
+        timeline.add(a.resource, a.start, a.end, (q.org, q.material_class), dict(step.pool_demand))
+    waiting = set(unplaced)
+    added: list[Assignment] = []
+    for q in priority_order(problem):
+        if q.id in waiting and not any(f.request == q.id for f in problem.fixed):
+            placed = timeline.place_request(q)
+            if placed:
+                added.extend(placed)
+                waiting.discard(q.id)
+    return assignments + added, [qid for qid in unplaced if qid in waiting]

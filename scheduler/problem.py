@@ -296,6 +296,9 @@ class Problem:
     def request(self, qid: str) -> Request:
         return self._request_index[qid]
 
+    def outside_fixed_all(self) -> list[Fixed]:
+        return [f for f in self.fixed if f.request not in self._request_index]
+
     def outside_fixed(self, rid: str) -> list[Fixed]:
         """Fixed bookings on ``rid`` of requests that are not in this problem."""
         cached = self.__dict__.get("_of")

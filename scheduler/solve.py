@@ -151,6 +151,7 @@ def solve(
         # A little slack for the last window solve, the KPIs and the JSON that follow the stages.
         left = time_limit - (time.perf_counter() - began) - explain_budget - min(1.0, 0.02 * time_limit)
         assignments, unplaced, stages = solve_staged(sm, max(0.1, left), workers, seed, progress)
+        assignments, unplaced = _fill_in(problem, assignments, unplaced, progress)
     return finish_plan(
         problem,
         assignments,
@@ -162,6 +163,21 @@ def solve(
         progress,
         explain_budget=explain_budget,
     )
+
+
+def _fill_in(
+    problem: Problem, assignments: list[Assignment], unplaced: list[str], progress: Progress | None
+) -> tuple[list[Assignment], list[str]]:
+    from scheduler.check import check_plan
+
+    if not unplaced or not assignments:
+        return assignments, unplaced
+    filled, still = greedy.fill_in(problem, assignments, unplaced)
+    if len(still) == len(unplaced) or check_plan(problem, filled):
+        return assignments, unplaced
+    if progress:
+        progress(f"filled {len(unplaced) - len(still)} unplaced requests into gaps the later tiers opened")
+    return filled, still
 
 
 def finish_plan(

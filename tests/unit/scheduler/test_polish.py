@@ -95,3 +95,30 @@ def test_flow_windows_pull_work_earlier_without_adding_lateness() -> None:
     assert sorted(a.start for a in packed) == [0, 30, 60]
     assert flow_time(problem, packed) < flow_time(problem, spread)
     assert weighted_lateness(problem, packed, 100) == 0
+
+
+def test_fill_in_places_requests_into_gaps_without_moving_anyone() -> None:
+    from scheduler.greedy import fill_in
+
+    problem = parse_problem(
+        {
+            "horizon": {"start": 0, "end": 300},
+            "resources": [{"id": "R1", "changeover_minutes": 10}],
+            "requests": [
+                {"id": "A", "org": "a", "steps": [{"id": "s1", "duration_minutes": 50, "resources": ["R1"]}]},
+                {"id": "B", "org": "b", "steps": [{"id": "s1", "duration_minutes": 50, "resources": ["R1"]}]},
+                {"id": "C", "org": "c", "steps": [{"id": "s1", "duration_minutes": 80, "resources": ["R1"]}]},
+                {
+                    "id": "D",
+                    "org": "d",
+                    "steps": [{"id": "s1", "duration_minutes": 200, "resources": ["R1"]}],
+                },
+            ],
+        }
+    )
+    plan = [Assignment("A", "s1", "R1", 0, 50), Assignment("B", "s1", "R1", 200, 250)]
+    filled, still = fill_in(problem, plan, ["C", "D"])
+    assert still == ["D"]
+    assert filled[:2] == plan  # nobody moved
+    assert [(a.request, a.start) for a in filled[2:]] == [("C", 60)]  # after A's end plus the changeover
+    assert check_plan(problem, filled) == []
