@@ -24,6 +24,8 @@ from edge_agent.settings import AgentSettings
 log = logging.getLogger(__name__)
 
 FLUSH_TIMEOUT_S = 10.0  # at shutdown, how long to wait for the broker to take what is buffered
+#: upper bound on one driver call, in case a protocol library never answers (its own timeouts come first)
+CALL_TIMEOUT_S = 15.0
 
 
 @dataclass
@@ -118,8 +120,8 @@ class Agent:
         while True:
             try:
                 async with self._driver_lock:
-                    await self.driver.connect()
-            except DriverError as exc:
+                    await asyncio.wait_for(self.driver.connect(), CALL_TIMEOUT_S)
+            except (DriverError, TimeoutError) as exc:
                 log.warning("instrument unreachable (%s); retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.device.reconnect_max_s)
@@ -148,8 +150,8 @@ class Agent:
             k += 1
             try:
                 async with self._driver_lock:
-                    fields = await self.driver.read()
-            except DriverError as exc:
+                    fields = await asyncio.wait_for(self.driver.read(), CALL_TIMEOUT_S)
+            except (DriverError, TimeoutError) as exc:
                 self.stats.read_errors += 1
                 log.warning("instrument read failed: %s", exc)
                 self._instrument_changed(False, str(exc))
@@ -247,7 +249,7 @@ class Agent:
                     log.warning("mqtt broker refused the connection: %s", item[1])
                 elif kind == "message" and item[1] == pub.topics["cmd"]:
                     async with self._driver_lock:
-                        ack = await commands.execute(self.driver, item[2])
+                        ack = await commands.execute(self.driver, item[2], CALL_TIMEOUT_S)
                     self.buffer.append(pub.topics["cmd/ack"], ack.to_json())
             pub.pump()
 

@@ -7,6 +7,7 @@ what was wrong; nothing here raises into the agent.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -44,17 +45,20 @@ def parse_command(payload: bytes) -> Command | CommandAck:
     return cmd
 
 
-async def execute(driver: Driver, payload: bytes) -> CommandAck:
+async def execute(driver: Driver, payload: bytes, timeout_s: float = 15.0) -> CommandAck:
     """Parse, apply through the driver and say how it went."""
     parsed = parse_command(payload)
     if isinstance(parsed, CommandAck):
         log.warning("bad command refused: %s", parsed.error)
         return parsed
     try:
-        await driver.command(parsed.action, dict(parsed.args))
+        await asyncio.wait_for(driver.command(parsed.action, dict(parsed.args)), timeout_s)
     except CommandRefused as exc:
         log.info("command %s %s refused: %s", parsed.id, parsed.action, exc)
         return CommandAck(id=parsed.id, ok=False, error=str(exc))
+    except TimeoutError:
+        log.warning("command %s %s: no answer within %s s", parsed.id, parsed.action, timeout_s)
+        return CommandAck(id=parsed.id, ok=False, error=f"instrument did not answer within {timeout_s:g} s")
     except DriverError as exc:
         log.warning("command %s %s failed: %s", parsed.id, parsed.action, exc)
         return CommandAck(id=parsed.id, ok=False, error=f"instrument unreachable: {exc}")

@@ -88,3 +88,14 @@ async def test_bad_payload_never_reaches_the_driver() -> None:
     driver = FakeDriver()
     ack = await execute(driver, b"{")
     assert ack.ok is False and driver.calls == []
+
+
+async def test_an_instrument_that_never_answers_gets_a_timeout_ack() -> None:
+    import asyncio
+
+    class Hanging(FakeDriver):
+        async def command(self, action: str, args: dict[str, Any]) -> None:
+            await asyncio.sleep(60)
+
+    ack = await execute(Hanging(), cmd(id="h", action="lock"), timeout_s=0.05)
+    assert ack.ok is False and ack.error == "instrument did not answer within 0.05 s"
