@@ -16,11 +16,13 @@ by time). What it guarantees:
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -35,21 +37,73 @@ MEASUREMENT = "telemetry"
 FieldValue = bool | int | float | str
 
 
-def telemetry_line(platform: str, resource: str, ts_ns: int, fields: dict[str, FieldValue]) -> str:
-    """One line of the `telemetry` measurement (ARCHITECTURE.md, "InfluxDB").
-
-    Integers are written as floats: a signal that is 20 in one sample and 20.5 in the next must
-    not become a field type conflict that InfluxDB refuses.
-    """
+def point_line(platform: str, resource: str, ts_ns: int, fields: dict[str, FieldValue]) -> str:
+    """One line of the `telemetry` measurement, serialized by `influxdb_client.Point` (the reference)."""
     point = Point(MEASUREMENT)  # type: ignore[no-untyped-call]
     point.tag("platform", platform)  # type: ignore[no-untyped-call]
     point.tag("resource", resource)  # type: ignore[no-untyped-call]
     for name, value in fields.items():
-        number = isinstance(value, int) and not isinstance(value, bool)
-        point.field(name, float(value) if number else value)  # type: ignore[no-untyped-call]
+        point.field(name, _as_written(value))  # type: ignore[no-untyped-call]
     point.time(ts_ns, WritePrecision.NS)  # type: ignore[no-untyped-call]
     line: str = point.to_line_protocol()  # type: ignore[no-untyped-call]
     return line
+
+
+def _as_written(value: FieldValue) -> FieldValue:
+    """Integers are written as floats: a signal that is 20 in one sample and 20.5 in the next must
+    not become a field type conflict that InfluxDB refuses."""
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+# The escapes of influxdb_client's Point (client/write/point.py), so that `telemetry_line` gives the
+# same bytes; tests/unit/backend/test_line_protocol.py compares the two on hostile names and values.
+_ESCAPE_KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
+_ESCAPE_STRING = str.maketrans({'"': r"\"", "\\": r"\\"})
+
+
+@lru_cache(maxsize=16384)
+def _series_prefix(platform: str, resource: str) -> str:
+    tags = []
+    for key, value in (("platform", platform), ("resource", resource)):
+        escaped = value.translate(_ESCAPE_KEY)
+        if escaped.endswith("\\"):
+            escaped += " "
+        if escaped:
+            tags.append(f"{key}={escaped}")
+    return f"{MEASUREMENT}{',' if tags else ''}{','.join(tags)} "
+
+
+@lru_cache(maxsize=65536)
+def _field_key(name: str) -> str:
+    return name.translate(_ESCAPE_KEY)
+
+
+def _field_value(value: FieldValue) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float: no line protocol number holds it
+            return None
+        if not math.isfinite(number):
+            return None
+        text = str(number)
+        return text[:-2] if text.endswith(".0") else text
+    return '"' + value.translate(_ESCAPE_STRING) + '"'
+
+
+def telemetry_line(platform: str, resource: str, ts_ns: int, fields: dict[str, FieldValue]) -> str:
+    """One line of the `telemetry` measurement (ARCHITECTURE.md, "InfluxDB"), byte for byte what
+    `point_line` (influxdb_client's Point) gives, about twice as fast: ingest's hottest function."""
+    parts = []
+    for name in sorted(fields):
+        text = _field_value(fields[name])
+        if text is not None:
+            parts.append(f"{_field_key(name)}={text}")
+    if not parts:
+        return ""
+    return f"{_series_prefix(platform, resource)}{','.join(parts)} {int(ts_ns)}"
 
 
 class InfluxError(RuntimeError):

@@ -1,0 +1,55 @@
+"""Ingest's fast line-protocol serializer gives exactly the bytes of influxdb_client's Point."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from backend.ingest.influx import point_line, telemetry_line
+
+HOSTILE = [",", "=", " ", "\n", "\t", "\r", '"', "\\", "'", "#", "温度", "a\\", "\\ ", "é", "\x00"]
+
+names = st.text(min_size=1, max_size=12).filter(lambda n: n != "time") | st.sampled_from(HOSTILE)
+values = (
+    st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+    | st.sampled_from(HOSTILE)
+)
+codes = st.text(min_size=1, max_size=10) | st.sampled_from(HOSTILE)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    platform=codes,
+    resource=codes,
+    ts=st.integers(min_value=10**17, max_value=2**62),
+    fields=st.dictionaries(names, values, min_size=1, max_size=6),
+)
+def test_same_bytes_as_point(
+    platform: str, resource: str, ts: int, fields: dict[str, bool | int | float | str]
+) -> None:
+    assert telemetry_line(platform, resource, ts, fields) == point_line(platform, resource, ts, fields)
+
+
+def test_known_line() -> None:
+    line = telemetry_line(
+        "jinan-bio", "F50-1", 1796083200000000000, {"temp_c": 37, "on": True, "s": 'a "b"', "x": 1.5}
+    )
+    assert (
+        line == "telemetry,platform=jinan-bio,resource=F50-1 "
+        'on=true,s="a \\"b\\"",temp_c=37,x=1.5 1796083200000000000'
+    )
+
+
+def test_numbers_are_floats_and_non_finite_values_are_left_out() -> None:
+    assert (
+        telemetry_line("p", "r", 10**18, {"a": 20, "b": 1e308 * 10})
+        == "telemetry,platform=p,resource=r a=20 1000000000000000000"
+    )
+    assert telemetry_line("p", "r", 10**18, {"b": float("nan")}) == ""
+    assert (
+        telemetry_line("p", "r", 10**18, {"a": 10**400, "b": 1.0})
+        == "telemetry,platform=p,resource=r b=1 1000000000000000000"
+    )
