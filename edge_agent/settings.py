@@ -14,12 +14,32 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from edge_agent.protocol import CODE_PATTERN
 
 Code = Annotated[str, Field(pattern=CODE_PATTERN)]
-FieldName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")]
+
+
+def _not_reserved(name: str) -> str:
+    if name == "time":
+        raise ValueError("'time' is reserved (InfluxDB); choose another field name")
+    return name
+
+
+FieldName = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$"),
+    AfterValidator(_not_reserved),
+]
 
 
 class ConfigError(ValueError):

@@ -70,6 +70,7 @@ def test_a_good_config_has_defaults_for_the_rest() -> None:
         ("buffer", {"max_mb": -5}, "buffer.max_mb: must be > 0"),
         ("device.modbus.registers", [], "device.modbus.registers: needs at least 1 item(s)"),
         ("device.modbus.registres", [], "device.modbus.registres: unknown key"),
+        ("device.modbus.registers[0].name", "time", "registers[0].name: 'time' is reserved (InfluxDB)"),
     ],
 )
 def test_errors_name_the_key_path_and_why(path: str, value: Any, expected: str) -> None:
