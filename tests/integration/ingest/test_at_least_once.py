@@ -1,0 +1,86 @@
+"""At least once: what ingest received but could not write is not acknowledged, so the broker sends it
+again to the next ingest process, which writes it (once)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from backend.db import make_engine, unit_of_work
+from backend.ingest.influx import InfluxClient, InfluxWriter
+from backend.ingest.service import Ingest
+from backend.migrations import upgrade
+from backend.services.seed import seed_demo
+from backend.settings import Settings
+from edge_agent.protocol import telemetry_topic
+from tests.support.influxdb import InfluxServer
+from tests.support.mosquitto import MosquittoBroker, free_port
+
+pytestmark = pytest.mark.integration
+
+
+def _count(server: InfluxServer, db: str) -> int:
+    series = server.query("SELECT count(v) FROM telemetry", db)
+    return int(series[0]["values"][0][1]) if series else 0
+
+
+def test_messages_not_written_before_a_crash_are_written_by_the_next_ingest(
+    tmp_path: Path, influxdb_module: InfluxServer, mosquitto: MosquittoBroker
+) -> None:
+    url = f"sqlite:///{tmp_path}/ps.db"
+    upgrade(url)
+    engine = make_engine(Settings(database_url=url))
+    with unit_of_work(engine) as session:
+        seed_demo(session)
+    db = f"alo_{uuid.uuid4().hex[:8]}"
+    client_id = f"ingest-{uuid.uuid4().hex[:6]}"
+
+    # First ingest: InfluxDB unreachable, so it retries and acknowledges nothing.
+    dead = InfluxClient(f"http://127.0.0.1:{free_port()}", db, timeout=0.5)
+    first = Ingest(mosquitto.url, engine, InfluxWriter(dead, backoff_max=0.2), client_id=client_id)
+    first.start()
+    assert first.wait_connected(10)
+    pub = mqtt.Client(CallbackAPIVersion.VERSION2)
+    pub.connect(mosquitto.host, mosquitto.port)
+    pub.loop_start()
+    for i in range(100):
+        body = {
+            "agent": "a",
+            "seq": i,
+            "samples": [{"ts": 1_796_083_200_000_000_000 + i, "fields": {"v": 1.0}}],
+        }
+        pub.publish(telemetry_topic("jinan-bio", "F5-1"), json.dumps(body), qos=1).wait_for_publish(5)
+    deadline = time.monotonic() + 10
+    while first.stats.messages == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert first.stats.messages > 0
+
+    # It dies without a word: no flush, no acknowledgement, no DISCONNECT.
+    first._stopping.set()
+    first.influx.stop(timeout=0)
+    first.client.loop_stop()
+    sock = first.client.socket()
+    assert sock is not None
+    sock.close()
+
+    live = InfluxClient(influxdb_module.url, db)
+    live.ensure_database()
+    second = Ingest(mosquitto.url, engine, InfluxWriter(live, flush_seconds=0.05), client_id=client_id)
+    second.start()
+    try:
+        deadline = time.monotonic() + 30
+        while _count(influxdb_module, db) < 100 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _count(influxdb_module, db) == 100
+    finally:
+        second.stop()
+        pub.disconnect()
+        pub.loop_stop()
+        live.close()
+        engine.dispose()
