@@ -7,6 +7,7 @@ lock (PostgreSQL), so two writers never hand out the same version.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from backend.models.twin import Alarm, AlarmPublic, Connection, Reading, Twin, T
 from backend.models.types import utcnow
 
 FieldValue = bool | int | float | str
+MAX_DESIRED_FIELDS = 200
 
 #: Bookings whose run data belongs to the SME that made them.
 RUN_STATUSES = frozenset({BookingStatus.approved, BookingStatus.checked_in, BookingStatus.completed})
@@ -256,9 +258,11 @@ def set_desired(
 ) -> TwinPublic:
     resource, platform = _resource(session, resource_id)
     ensure_manages_platform(who, resource.platform_id)
-    for name in desired:
+    for name, value in desired.items():
         if not name or len(name) > 64 or name == "time":
             raise Invalid(f"desired.{name}", "field names are 1-64 characters and not 'time'")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise Invalid(f"desired.{name}", "numbers must be finite")
     twin = _locked_twin(session, resource_id)
     merged = dict(twin.desired or {})
     for name, value in desired.items():
@@ -266,6 +270,8 @@ def set_desired(
             merged.pop(name, None)
         else:
             merged[name] = value
+    if len(merged) > MAX_DESIRED_FIELDS:
+        raise Invalid("desired", f"at most {MAX_DESIRED_FIELDS} fields")
     if merged != (twin.desired or {}) or twin.version == 0:
         twin.desired = merged
         _bump(twin)

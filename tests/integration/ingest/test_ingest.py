@@ -235,6 +235,8 @@ def test_twin_access_by_role_and_desired_gives_a_delta(stack: Stack) -> None:
     )
     bad = stack.client.patch(url, json={"desired": {"temp_c": [1]}}, headers=stack.headers["operator"])
     assert bad.status_code == 422 and "desired.temp_c" in bad.json()["detail"]
+    too_many = {"desired": {f"f{i}": i for i in range(201)}}
+    assert stack.client.patch(url, json=too_many, headers=stack.headers["operator"]).status_code == 422
     before = stack.twin("F5-1")["version"]
     ok = stack.client.patch(
         url, json={"desired": {"temp_c": 37, "stirring": True}}, headers=stack.headers["operator"]
