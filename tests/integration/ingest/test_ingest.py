@@ -353,3 +353,30 @@ def test_twin_rows_exist_for_what_was_ingested(stack: Stack) -> None:
     with unit_of_work(make_engine(stack.settings)) as session:
         twin = session.get(Twin, stack.ids["F5-1"])
     assert twin is not None and twin.version >= 1
+
+
+def test_an_sme_stream_shows_only_the_resources_it_runs_now(stack: Stack) -> None:
+    now = datetime.now(UTC)
+    _book(stack, "F50-1", now - timedelta(minutes=5), now + timedelta(hours=1))
+    hidden, mine = stack.ids["F5-1"], stack.ids["F50-1"]
+
+    def change_later() -> None:
+        time.sleep(1.0)
+        for rid in (hidden, mine):
+            stack.client.patch(
+                f"/api/v1/resources/{rid}/twin/desired",
+                json={"desired": {"rpm": 200}},
+                headers=stack.headers["admin"],
+            )
+
+    threading.Thread(target=change_later, daemon=True).start()
+    seen: list[int] = []
+    with stack.client.stream(
+        "GET", "/api/v1/stream/twins?poll_seconds=0.2&max_seconds=6", headers=stack.headers["sme"]
+    ) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                seen.append(json.loads(line[len("data: ") :])["resource_id"])
+                if mine in seen:
+                    break
+    assert mine in seen and hidden not in seen
