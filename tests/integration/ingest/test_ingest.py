@@ -333,7 +333,8 @@ def test_the_stream_sends_twin_changes(stack: Stack) -> None:
             headers=stack.headers["admin"],
         )
 
-    threading.Thread(target=change_later, daemon=True).start()
+    changer = threading.Thread(target=change_later, daemon=True)
+    changer.start()
     seen: list[dict[str, Any]] = []
     with stack.client.stream(
         "GET", "/api/v1/stream/twins?poll_seconds=0.2&max_seconds=6", headers=stack.headers["operator"]
@@ -345,6 +346,7 @@ def test_the_stream_sends_twin_changes(stack: Stack) -> None:
                 seen.append(json.loads(line[len("data: ") :]))
                 if any(t["resource_id"] == rid and t["desired"].get("rpm") == 120 for t in seen):
                     break
+    changer.join(timeout=10)
     assert any(t["resource_id"] == rid and t["desired"].get("rpm") == 120 for t in seen)
     assert stack.client.get("/api/v1/stream/twins", headers=stack.headers["anonymous"]).status_code == 401
 
@@ -369,7 +371,8 @@ def test_an_sme_stream_shows_only_the_resources_it_runs_now(stack: Stack) -> Non
                 headers=stack.headers["admin"],
             )
 
-    threading.Thread(target=change_later, daemon=True).start()
+    changer = threading.Thread(target=change_later, daemon=True)
+    changer.start()
     seen: list[int] = []
     with stack.client.stream(
         "GET", "/api/v1/stream/twins?poll_seconds=0.2&max_seconds=6", headers=stack.headers["sme"]
@@ -379,4 +382,5 @@ def test_an_sme_stream_shows_only_the_resources_it_runs_now(stack: Stack) -> Non
                 seen.append(json.loads(line[len("data: ") :])["resource_id"])
                 if mine in seen:
                     break
+    changer.join(timeout=10)
     assert mine in seen and hidden not in seen
