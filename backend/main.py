@@ -16,6 +16,7 @@ from backend.api.metrics import router as metrics_router
 from backend.api.router import api_router
 from backend.background import run_periodically
 from backend.db import make_engine
+from backend.ingest.influx import InfluxClient
 from backend.logs import get_logger
 from backend.settings import Settings, get_settings
 from backend.web import router as web_router
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = make_engine(settings)
+        app.state.influx = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_token)
         log.info("api.start", database=settings.database_url.split("@")[-1], demo=settings.demo_mode)
         background = None
         if settings.background_seconds > 0:
@@ -41,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             background.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await background
+        app.state.influx.close()
         app.state.engine.dispose()
         log.info("api.stop")
 

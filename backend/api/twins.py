@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy.engine import Engine
 
-from backend.api.deps import Caller, EngineDep, Limit, Offset, SessionDep, SettingsDep, Writer
+from backend.api.deps import Caller, EngineDep, Limit, Offset, SessionDep, Writer
 from backend.db import unit_of_work
 from backend.domain.access import Principal
 from backend.ingest.influx import InfluxClient
@@ -26,12 +26,10 @@ from backend.services import twins as service
 router = APIRouter(tags=["twins"])
 
 
-def get_influx(settings: SettingsDep) -> Iterator[InfluxClient]:
-    client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_token)
-    try:
-        yield client
-    finally:
-        client.close()
+def get_influx(request: Request) -> InfluxClient:
+    """The app's one InfluxDB client (made in the lifespan; its connection pool serves every request)."""
+    client: InfluxClient = request.app.state.influx
+    return client
 
 
 InfluxDep = Annotated[InfluxClient, Depends(get_influx)]
