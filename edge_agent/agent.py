@@ -119,8 +119,10 @@ class Agent:
         delay = self.settings.device.reconnect_min_s
         while True:
             try:
-                async with self._driver_lock:
-                    await asyncio.wait_for(self.driver.connect(), CALL_TIMEOUT_S)
+                # asyncio.timeout, not wait_for: wait_for runs the call as a separate task, and cancelling
+                # that pair at the wrong moment can leave the agent unable to stop (seen on Python 3.11)
+                async with self._driver_lock, asyncio.timeout(CALL_TIMEOUT_S):
+                    await self.driver.connect()
             except (DriverError, TimeoutError) as exc:
                 log.warning("instrument unreachable (%s); retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
@@ -149,8 +151,8 @@ class Agent:
             ts = start_ns + k * period_ns
             k += 1
             try:
-                async with self._driver_lock:
-                    fields = await asyncio.wait_for(self.driver.read(), CALL_TIMEOUT_S)
+                async with self._driver_lock, asyncio.timeout(CALL_TIMEOUT_S):
+                    fields = await self.driver.read()
             except (DriverError, TimeoutError) as exc:
                 self.stats.read_errors += 1
                 log.warning("instrument read failed: %s", exc)

@@ -14,10 +14,10 @@ from pathlib import Path
 import typer
 
 
-def _configure_logging(level: str, agent_id: str) -> None:
+def _configure_logging(level: str, agent_id: str, resource: str) -> None:
     logging.basicConfig(
         level=level,
-        format=f"%(asctime)s %(levelname)s %(name)s agent={agent_id} %(message)s",
+        format=f"%(asctime)s %(levelname)s %(name)s agent={agent_id} resource={resource} %(message)s",
         force=True,
     )
     for noisy in ("asyncua", "pymodbus"):
@@ -52,7 +52,7 @@ def edge_agent_command(
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         typer.echo(f"error: --log-level: {log_level!r} is not DEBUG, INFO, WARNING or ERROR", err=True)
         raise typer.Exit(2)
-    _configure_logging(level, settings.agent_id)
+    _configure_logging(level, settings.agent_id, f"{settings.platform}/{settings.resource}")
     asyncio.run(_main(settings))
 
 

@@ -52,7 +52,8 @@ async def execute(driver: Driver, payload: bytes, timeout_s: float = 15.0) -> Co
         log.warning("bad command refused: %s", parsed.error)
         return parsed
     try:
-        await asyncio.wait_for(driver.command(parsed.action, dict(parsed.args)), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            await driver.command(parsed.action, dict(parsed.args))
     except CommandRefused as exc:
         log.info("command %s %s refused: %s", parsed.id, parsed.action, exc)
         return CommandAck(id=parsed.id, ok=False, error=str(exc))

@@ -114,7 +114,8 @@ class OpcUaDriver:
     @staticmethod
     async def _disconnect_quietly(client: Any) -> None:
         try:
-            await asyncio.wait_for(client.disconnect(), 2)
+            async with asyncio.timeout(2):
+                await client.disconnect()
         except Exception:  # the connection is already gone; nothing left to release cleanly
             client.disconnect_socket()
 
