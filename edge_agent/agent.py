@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 FLUSH_TIMEOUT_S = 10.0  # at shutdown, how long to wait for the broker to take what is buffered
 #: upper bound on one driver call, in case a protocol library never answers (its own timeouts come first)
 CALL_TIMEOUT_S = 15.0
+DROP_EVENT_EVERY_S = 60.0
+STOP_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -55,6 +57,8 @@ class Agent:
         self._last_state: FieldValue | None = None
         self._last_alarm: FieldValue | None = None
         self._driver_lock = asyncio.Lock()
+        self._unreported_drops = 0
+        self._last_drop_event = -math.inf
         self.buffer: DiskBuffer | None = None
         self.publisher: Publisher | None = None
 
@@ -85,9 +89,16 @@ class Agent:
     async def _shutdown(self, tasks: list[asyncio.Task[Any]]) -> None:
         """Flush the last samples, let the broker take the buffer, say offline, close everything."""
         sampler, batcher, inbox = tasks
-        for task in (sampler, batcher):
-            task.cancel()
-        await asyncio.gather(sampler, batcher, return_exceptions=True)
+        batcher.cancel()
+        # Cancel the sampler between driver calls (every call holds the lock): a protocol library cancelled
+        # in the middle of a request may swallow the cancellation, and then the agent would never stop.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_TIMEOUT_S), self._driver_lock:
+                sampler.cancel()
+        sampler.cancel()
+        _, pending = await asyncio.wait({sampler, batcher}, timeout=STOP_TIMEOUT_S)
+        if pending:
+            log.warning("the instrument driver did not stop within %s s; leaving it behind", STOP_TIMEOUT_S)
         self._flush()
         pub = self.publisher
         assert pub is not None and self.buffer is not None
@@ -102,8 +113,9 @@ class Agent:
         inbox.cancel()
         await asyncio.gather(inbox, return_exceptions=True)
         pub.stop()
-        async with self._driver_lock:
-            await self.driver.close()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_TIMEOUT_S), self._driver_lock:
+                await self.driver.close()
         left = self.buffer.count
         self.buffer.close()
         log.info(
@@ -221,8 +233,23 @@ class Agent:
                 message = {"agent": self.settings.agent_id, "seq": seq, "samples": batch}
                 return protocol.Telemetry.model_validate(message).to_json()
 
+            dropped_before = self.buffer.dropped_samples
             self.buffer.append_with_seq(self.publisher.topics["telemetry"], build, samples=len(batch))
             self.stats.messages_buffered += 1
+            self._unreported_drops += self.buffer.dropped_samples - dropped_before
+            if self._unreported_drops and time.monotonic() - self._last_drop_event >= DROP_EVENT_EVERY_S:
+                # the platform must learn that its data has a hole, not only the agent's log; at most one
+                # event a minute, so a long outage does not fill the buffer with its own complaints
+                lost, self._unreported_drops = self._unreported_drops, 0
+                self._last_drop_event = time.monotonic()
+                self._event(
+                    time.time_ns(),
+                    "fault",
+                    "buffer_overflow",
+                    "warning",
+                    f"disk buffer full ({self.settings.buffer.max_mb:g} MB): dropped the oldest"
+                    f" {lost} sample(s), {self.buffer.dropped_samples} since the agent started",
+                )
         self.publisher.pump()
 
     async def _batch_loop(self) -> None:
