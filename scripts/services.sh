@@ -20,6 +20,7 @@ allow_anonymous true
 persistence true
 persistence_location $VAR/mosquitto/
 max_queued_messages 100000
+user $(id -un)
 CONF
     /usr/sbin/mosquitto -d -c "$VAR/mosquitto/mosquitto.conf"
     echo "mosquitto: started on 127.0.0.1:$MQTT_PORT"

@@ -167,20 +167,21 @@ def run_mqtt(
     from simulators.mqtt_link import MqttFleetLink
 
     link = MqttFleetLink(devices, platform, mqtt_url)
-    progress(f"connecting {len(devices)} devices to {mqtt_url} ...")
-    link.connect_all()
-    activity = Activity(devices, opts, usage)
-    period = 1.0 / opts.hz
-    sim_dt = period * opts.speed
-    generated = sent = 0
-    lag_max = 0.0
-    start_wall_ns = time.time_ns()
-    t0 = time.monotonic()
-    next_flush = t0 + opts.batch_seconds
-    next_misc = t0 + 1.0
-    next_progress = t0 + opts.progress_every
-    k = 0
+    # Signals are caught before the births go out: a SIGTERM right after them still ends cleanly.
     with _Stop() as stop:
+        progress(f"connecting {len(devices)} devices to {mqtt_url} ...")
+        link.connect_all()
+        activity = Activity(devices, opts, usage)
+        period = 1.0 / opts.hz
+        sim_dt = period * opts.speed
+        generated = sent = 0
+        lag_max = 0.0
+        start_wall_ns = time.time_ns()
+        t0 = time.monotonic()
+        next_flush = t0 + opts.batch_seconds
+        next_misc = t0 + 1.0
+        next_progress = t0 + opts.progress_every
+        k = 0
         while not stop.flag:
             now = time.monotonic()
             due = t0 + k * period

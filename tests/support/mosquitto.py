@@ -20,6 +20,7 @@ or ``$MOSQUITTO_BIN``. Tests are skipped (not failed) when no mosquitto binary e
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import socket
@@ -79,6 +80,9 @@ class MosquittoBroker:
                     "log_type notice",
                     "max_queued_messages 100000",
                     "max_inflight_messages 0",
+                    # Started as root, Mosquitto drops to the 'mosquitto' user, which cannot write this
+                    # temporary folder: persistence (sessions kept across .restart()) would silently fail.
+                    f"user {getpass.getuser()}",
                     "",
                 ]
             )
