@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import random
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,6 +17,7 @@ from backend.db import make_engine, unit_of_work
 from backend.migrations import upgrade
 from backend.services.seed import seed_demo
 from backend.settings import Settings
+from tests.support.api_server import running_api
 
 pytestmark = pytest.mark.integration
 
@@ -29,50 +25,20 @@ V1 = "/api/v1"
 SECRET = "concurrency-test-secret-0123456789abcdef"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(database_url: str) -> Iterator[tuple[str, str]]:
-    """A real `pilotshare api` process on a free port, over a migrated and seeded database."""
+    """A real `pilotshare api` process over a migrated and seeded database, and an operator's token."""
     upgrade(database_url)
     engine = make_engine(Settings(database_url=database_url))
     with unit_of_work(engine) as session:
         seed_demo(session)
     engine.dispose()
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PILOTSHARE_DATABASE_URL": database_url,
-        "PILOTSHARE_SECRET_KEY": SECRET,
-        "PILOTSHARE_DEMO_MODE": "false",
-        "PILOTSHARE_BACKGROUND_SECONDS": "0",
-        "PILOTSHARE_LOG_LEVEL": "WARNING",
-    }
-    process = subprocess.Popen([sys.executable, "-m", "backend.cli", "api", "--port", str(port)], env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "the API process died while starting"
-            assert time.monotonic() < deadline, "the API did not become ready in 30 s"
-            time.sleep(0.2)
+    with running_api(database_url, SECRET, PILOTSHARE_DEMO_MODE="false") as base:
         token = httpx.post(
             f"{base}{V1}/auth/token",
             data={"username": "operator@jinan-bio.demo", "password": "demo-operator-2026"},
         ).json()
         yield base, token["access_token"]
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 def _resource(base: str, token: str, code: str) -> int:

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -16,17 +11,12 @@ from backend.db import make_engine, unit_of_work
 from backend.migrations import upgrade
 from backend.services.seed import seed_demo
 from backend.settings import Settings
+from tests.support.api_server import running_api
 from tests.support.databases import postgres_database
 
 pytestmark = pytest.mark.integration
 
 V1 = "/api/v1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -37,36 +27,9 @@ def replicas() -> Iterator[tuple[str, str]]:
         with unit_of_work(engine) as session:
             seed_demo(session)
         engine.dispose()
-        env = {
-            **os.environ,
-            "PILOTSHARE_DATABASE_URL": url,
-            "PILOTSHARE_SECRET_KEY": "replica-secret-0123456789abcdefghij",
-            "PILOTSHARE_BACKGROUND_SECONDS": "0",
-            "PILOTSHARE_LOG_LEVEL": "WARNING",
-        }
-        ports = [_free_port(), _free_port()]
-        processes = [
-            subprocess.Popen([sys.executable, "-m", "backend.cli", "api", "--port", str(p)], env=env)
-            for p in ports
-        ]
-        bases = [f"http://127.0.0.1:{p}" for p in ports]
-        try:
-            for base, process in zip(bases, processes, strict=True):
-                deadline = time.monotonic() + 30
-                while True:
-                    try:
-                        if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    assert process.poll() is None and time.monotonic() < deadline, "API replica did not start"
-                    time.sleep(0.2)
-            yield bases[0], bases[1]
-        finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                process.wait(timeout=15)
+        secret = "replica-secret-0123456789abcdefghij"
+        with running_api(url, secret) as a, running_api(url, secret) as b:
+            yield a, b
 
 
 def test_a_token_and_a_booking_from_one_replica_hold_on_the_other(replicas: tuple[str, str]) -> None:
