@@ -4,6 +4,7 @@ again to the next ingest process, which writes it (once)."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 import uuid
 from pathlib import Path
@@ -20,7 +21,7 @@ from backend.services.seed import seed_demo
 from backend.settings import Settings
 from edge_agent.protocol import telemetry_topic
 from tests.support.influxdb import InfluxServer
-from tests.support.mosquitto import MosquittoBroker, free_port
+from tests.support.mosquitto import MosquittoBroker
 
 pytestmark = pytest.mark.integration
 
@@ -41,8 +42,11 @@ def test_messages_not_written_before_a_crash_are_written_by_the_next_ingest(
     db = f"alo_{uuid.uuid4().hex[:8]}"
     client_id = f"ingest-{uuid.uuid4().hex[:6]}"
 
-    # First ingest: InfluxDB unreachable, so it retries and acknowledges nothing.
-    dead = InfluxClient(f"http://127.0.0.1:{free_port()}", db, timeout=0.5)
+    # First ingest: InfluxDB unreachable, so it retries and acknowledges nothing. The port stays bound
+    # (never listening) for the whole test, so no server started meanwhile can answer on it.
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    dead = InfluxClient(f"http://127.0.0.1:{blocker.getsockname()[1]}", db, timeout=0.5)
     first = Ingest(mosquitto.url, engine, InfluxWriter(dead, backoff_max=0.2), client_id=client_id)
     first.start()
     assert first.wait_connected(10)
@@ -84,3 +88,4 @@ def test_messages_not_written_before_a_crash_are_written_by_the_next_ingest(
         pub.loop_stop()
         live.close()
         engine.dispose()
+        blocker.close()
