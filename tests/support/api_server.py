@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import httpx
 
 from tests.support.mosquitto import free_port
+from tests.support.processes import stop_process
 
 
 @contextmanager
@@ -43,5 +44,4 @@ def running_api(database_url: str, secret_key: str, **env: str) -> Iterator[str]
             time.sleep(0.2)
         yield base
     finally:
-        process.terminate()
-        process.wait(timeout=15)
+        stop_process(process, timeout=15)

@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from tests.support.mosquitto import free_port
+from tests.support.processes import stop_process
 
 
 def _binary() -> str | None:
@@ -101,13 +102,7 @@ bind-address = "127.0.0.1:{self.rpc_port}"
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc, timeout=10)
         self.proc = None
 
     def query(self, q: str, db: str) -> list[dict[str, Any]]:

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import stop_process
+
 
 def _binary() -> str | None:
     env = os.environ.get("MOSQUITTO_BIN")
@@ -111,13 +113,7 @@ class MosquittoBroker:
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc, timeout=5)
         if self.proc.stderr:
             self.proc.stderr.close()
         self.proc = None
