@@ -128,6 +128,7 @@ class Ingest:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
 
     # ------------------------------------------------------------------ MQTT callbacks (network thread)
 
@@ -136,8 +137,17 @@ class Ingest:
             log.error("ingest.connect_refused", reason=str(reason))
             return
         client.subscribe([(topic, QOS) for topic in SUBSCRIPTIONS])
-        self._connected.set()
         log.info("ingest.connected", broker=self.mqtt_url, topics=SUBSCRIPTIONS)
+
+    def _on_subscribe(
+        self, _client: mqtt.Client, _u: Any, _mid: int, reasons: list[Any], _props: Any
+    ) -> None:
+        # Ready only now: the broker routes nothing to a session before its SUBACK.
+        refused = [t for t, r in zip(SUBSCRIPTIONS, reasons, strict=False) if r.is_failure]
+        if refused:
+            log.error("ingest.subscribe_refused", topics=refused, reasons=[str(r) for r in reasons])
+            return
+        self._connected.set()
 
     def _on_disconnect(self, _client: mqtt.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
         self._connected.clear()
@@ -165,6 +175,7 @@ class Ingest:
         self.client.loop_start()
 
     def wait_connected(self, timeout: float) -> bool:
+        """True once connected and subscribed (the broker acknowledged every subscription)."""
         return self._connected.wait(timeout)
 
     def stop(self, timeout: float = 15.0) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -14,8 +13,6 @@ from tests.support.mosquitto import mosquitto, mosquitto_url  # noqa: F401  (fix
 @pytest.fixture
 def recorder(mosquitto_url: str) -> Iterator[Recorder]:  # noqa: F811
     rec = Recorder(mosquitto_url).start()
-    deadline = time.monotonic() + 5
-    while not rec.client.is_connected() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    assert rec.subscribed.wait(10), "the recording subscriber was not subscribed within 10 s"
     yield rec
     rec.stop()

@@ -28,6 +28,7 @@ class Recorder:
     messages: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     client: Any = None
+    subscribed: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> Recorder:
         import paho.mqtt.client as mqtt
@@ -42,12 +43,21 @@ class Recorder:
         def on_connect(c: Any, u: Any, f: Any, rc: Any, p: Any) -> None:
             c.subscribe(protocol.subscription(), qos=1)
 
+        def on_subscribe(c: Any, u: Any, mid: Any, reasons: Any, p: Any) -> None:
+            # Only now does the broker route messages here; connected alone is too early.
+            self.subscribed.set()
+
+        def on_disconnect(c: Any, u: Any, f: Any, rc: Any, p: Any) -> None:
+            self.subscribed.clear()
+
         def on_message(c: Any, u: Any, msg: Any) -> None:
             with self.lock:
                 self.messages.append(Received(msg.topic, bytes(msg.payload), bool(msg.retain)))
 
         client.on_connect = on_connect
         client.on_message = on_message
+        client.on_subscribe = on_subscribe
+        client.on_disconnect = on_disconnect
         client.connect(host, int(port))
         client.loop_start()
         self.client = client

@@ -177,8 +177,9 @@ async def test_modbus_device_through_a_broker_outage_and_a_lock(
         read_before = agent.stats.samples_read
         await until(lambda: agent.stats.samples_read >= read_before + 30, what="sampling while offline")
         assert not pub.connected and agent.buffer.count > 0
+        recorder.subscribed.clear()
         await asyncio.to_thread(mosquitto.restart)
-        await until(lambda: recorder.client.is_connected(), what="subscriber reconnect")
+        await until(recorder.subscribed.is_set, what="subscriber reconnect")
         await until(lambda: pub.connected, what="agent reconnect")
         assert agent.buffer.count > 30 * 0.2  # the outage's batches waited in the buffer
         monkeypatch.setattr(pub, "pump", pump)
@@ -258,8 +259,9 @@ async def test_buffer_survives_an_agent_restart_while_the_broker_is_down(
     produced_offline = list(first.agent.stats.sample_ts)
     assert produced_offline and first.agent.publisher is not None and first.agent.publisher.connects == 0
 
+    recorder.subscribed.clear()
     await asyncio.to_thread(mosquitto.restart)
-    await until(lambda: recorder.client.is_connected(), what="subscriber reconnect")
+    await until(recorder.subscribed.is_set, what="subscriber reconnect")
     second = Running(settings)
     await until(lambda: len(second.agent.stats.sample_ts) >= 10, what="second run sampling")
     await second.finish()
