@@ -14,6 +14,7 @@ from backend.models.resource import (
 )
 from backend.models.schedule import ScheduleRun
 from backend.models.twin import Alarm, Twin
+from backend.models.usage import UsageCursor, UsageSession
 from backend.models.user import User
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "ResourceMember",
     "ScheduleRun",
     "Twin",
+    "UsageCursor",
+    "UsageSession",
     "User",
     "WaitlistEntry",
     "Webhook",
