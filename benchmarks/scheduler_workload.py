@@ -176,6 +176,8 @@ def summary(problem: Problem, kpis: dict[str, Any]) -> dict[str, Any]:
         "mean_utilization": kpis["mean_utilization"],
         "min_org_share": kpis["min_org_share"],
         "jain_fairness_of_org_shares": round(jain, 4),
+        "organizations": len(shares),
+        "organizations_granted_nothing": sum(1 for s in shares if s == 0),
     }
 
 

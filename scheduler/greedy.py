@@ -168,11 +168,26 @@ class Timeline:
 
 
 def priority_order(problem: Problem) -> list[Request]:
-    """Key projects first, then heavier, then earlier due, then earlier release."""
+    """Key projects first, then heavier; among equals, organizations take turns (each one's earliest-due
+    request, then each one's second, ...), then earlier due, then earlier release.
+
+    Taking turns is the fairness rule of the plan's starting point: at scale the solver keeps most of this
+    plan, and an order by due date alone lets one organization with many early requests fill the contested
+    hours before anyone else's first request is looked at."""
     horizon = problem.horizon_end
+
+    def due(q: Request) -> int:
+        return q.due if q.due is not None else horizon
+
+    turn: dict[str, int] = {}
+    rounds: dict[tuple[bool, int, str], int] = defaultdict(int)
+    for q in sorted(problem.requests, key=lambda q: (not q.key_project, -q.weight, due(q), q.release)):
+        klass = (q.key_project, q.weight, q.org)
+        turn[q.id] = rounds[klass]
+        rounds[klass] += 1
     return sorted(
         problem.requests,
-        key=lambda q: (not q.key_project, -q.weight, q.due if q.due is not None else horizon, q.release),
+        key=lambda q: (not q.key_project, -q.weight, turn[q.id], due(q), q.release),
     )
 
 
