@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend.api.deps import Caller, SessionDep
+from backend.api.deps import Caller, SessionDep, SettingsDep
 from backend.models.booking import Webhook
 from backend.models.common import Page
 from backend.models.webhook import WebhookCreate, WebhookCreated, WebhookPublic
@@ -16,10 +16,12 @@ def _public(hook: Webhook) -> WebhookPublic:
 
 
 @router.post("", response_model=WebhookCreated, status_code=status.HTTP_201_CREATED)
-def create_webhook(session: SessionDep, who: Caller, platform_id: int, data: WebhookCreate) -> WebhookCreated:
+def create_webhook(
+    session: SessionDep, who: Caller, settings: SettingsDep, platform_id: int, data: WebhookCreate
+) -> WebhookCreated:
     """Subscribe a URL to the platform's booking events. Each call is a JSON POST signed with
     `X-PilotShare-Signature: sha256=<HMAC-SHA256 of the body>`; the secret is shown only in this answer."""
-    hook = service.create_webhook(session, who, platform_id, data)
+    hook = service.create_webhook(session, who, platform_id, data, settings.webhook_allow_private)
     return WebhookCreated.model_validate(hook, from_attributes=True)
 
 

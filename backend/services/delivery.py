@@ -31,6 +31,7 @@ from backend.db import unit_of_work, writer
 from backend.logs import get_logger
 from backend.models.booking import OutboxMessage, OutboxStatus, Webhook
 from backend.models.types import utcnow
+from backend.services.webhooks import target_problem
 from backend.settings import Settings
 
 log = get_logger("pilotshare.delivery")
@@ -190,6 +191,9 @@ class Senders:
     def webhook(self, message: OutboxMessage, hook: Webhook | None) -> None:
         if hook is None or not hook.active:
             raise Undeliverable("webhook deleted")
+        refused = target_problem(message.recipient, self.settings.webhook_allow_private)
+        if refused:
+            raise Undeliverable(refused)
         body = json.dumps(message.payload, ensure_ascii=False, sort_keys=True).encode()
         headers = {
             "Content-Type": "application/json",

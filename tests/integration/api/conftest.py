@@ -58,6 +58,7 @@ def api(database_url: str) -> Iterator[Api]:
         secret_key="test-secret-key-0123456789-abcdefghijkl",
         demo_mode=False,
         background_seconds=0,
+        webhook_allow_private=True,  # the tests' webhook receivers listen on 127.0.0.1
     )
     engine = make_engine(settings)
     with unit_of_work(engine) as session:

@@ -342,6 +342,37 @@ def test_webhooks_are_managed_by_the_platforms_operators_only(api: Api, receiver
     assert hook_id not in [h["id"] for h in api.call("operator", "GET", url).json()["data"]]
 
 
+def test_webhooks_reach_only_public_addresses_unless_allowed(
+    api: Api, inbox: tuple[Inbox, int], receiver: Receiver, webhook: dict[str, Any]
+) -> None:
+    url = f"{V1}/platforms/{api.ids['platform']}/webhooks"
+    app = api.client.app  # type: ignore[attr-defined]
+    allowed = app.state.settings
+    app.state.settings = allowed.model_copy(update={"webhook_allow_private": False})
+    try:
+        for target in (
+            "http://127.0.0.1:5432/",
+            "http://169.254.169.254/latest",
+            "http://[::1]/",
+            receiver.url,
+        ):
+            refused = api.call("operator", "POST", url, {"url": target})
+            assert refused.status_code == 422, target
+            assert "url" in refused.json()["detail"] and "internal address" in refused.json()["detail"]
+    finally:
+        app.state.settings = allowed
+    # A hook accepted earlier is checked again before each call: nothing goes out, the message fails.
+    _, port = inbox
+    booking = book(api, "sme", "F5-1", day=3, hour=9)
+    report = deliver_pending(engine_of(api), smtp(api, port, webhook_allow_private=False))
+    hooks = [r for r in outbox(api, booking["id"]) if r.channel == "webhook"]
+    assert hooks and all(
+        r.status == OutboxStatus.failed and "internal address" in (r.last_error or "") for r in hooks
+    )
+    assert set(report.failed) >= {r.id for r in hooks}
+    assert receiver.about(booking["id"]) == []
+
+
 def test_the_outbox_command_delivers_once_and_exits(api: Api, inbox: tuple[Inbox, int]) -> None:
     mails, port = inbox
     booking = book(api, "operator", "HPLC-1", day=6, hour=9)
@@ -350,6 +381,7 @@ def test_the_outbox_command_delivers_once_and_exits(api: Api, inbox: tuple[Inbox
         "PILOTSHARE_DATABASE_URL": settings_with(api).database_url,
         "PILOTSHARE_SMTP_HOST": "127.0.0.1",
         "PILOTSHARE_SMTP_PORT": str(port),
+        "PILOTSHARE_WEBHOOK_ALLOW_PRIVATE": "true",  # the test receiver is on 127.0.0.1
     }
     done = subprocess.run(
         [sys.executable, "-m", "backend.cli", "outbox", "deliver", "--once"],

@@ -91,3 +91,21 @@ def test_bad_settings_name_the_setting() -> None:
         Settings(database_url="mysql://x")
     with pytest.raises(ValueError, match="log_level"):
         Settings(log_level="LOUD")
+
+
+def test_webhook_targets_must_be_public_unless_allowed() -> None:
+    from backend.services.webhooks import target_problem
+
+    for url in (
+        "http://127.0.0.1:8000/x",
+        "http://localhost/x",
+        "https://10.1.2.3/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]:9000/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://100.64.0.1/",
+    ):
+        assert "internal address" in (target_problem(url) or ""), url
+        assert target_problem(url, allow_private=True) is None
+    assert target_problem("https://8.8.8.8/hook") is None
+    assert "cannot resolve" in (target_problem("https://no-such-host.invalid/hook") or "")
