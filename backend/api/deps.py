@@ -96,8 +96,27 @@ def get_optional_principal(engine: EngineDep, settings: SettingsDep, token: Toke
     return None if user is None else principal_of(user)
 
 
+def get_stream_principal(
+    engine: EngineDep,
+    settings: SettingsDep,
+    token: TokenDep,
+    access_token: Annotated[
+        str | None,
+        Query(description="the bearer token, for a browser's EventSource (it cannot send headers)"),
+    ] = None,
+) -> Principal:
+    """The caller of an event stream: the Authorization header, else the `access_token` query parameter."""
+    user = _user_from_token(engine, settings, token or access_token)
+    if user is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "log in first (POST /api/v1/auth/token)", _UNAUTHORIZED
+        )
+    return principal_of(user)
+
+
 CurrentUser = Annotated[User, Depends(get_current_user)]
 Caller = Annotated[Principal, Depends(get_principal)]
+StreamCaller = Annotated[Principal, Depends(get_stream_principal)]
 MaybeCaller = Annotated[Principal | None, Depends(get_optional_principal)]
 
 

@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy.engine import Engine
 
-from backend.api.deps import Caller, EngineDep, Limit, Offset, SessionDep, Writer
+from backend.api.deps import Caller, EngineDep, Limit, Offset, SessionDep, StreamCaller, Writer
 from backend.db import unit_of_work
 from backend.domain.access import Principal
 from backend.ingest.influx import InfluxClient
@@ -94,7 +94,7 @@ def _changed(engine: Engine, who: Principal, since: datetime, sent: dict[int, in
 async def stream_twins(
     request: Request,
     engine: EngineDep,
-    who: Caller,
+    who: StreamCaller,
     poll_seconds: Annotated[float, Query(ge=0.2, le=30)] = 1.0,
     max_seconds: Annotated[float, Query(gt=0, le=3600, description="then the stream ends; reconnect")] = 600,
 ) -> StreamingResponse:

@@ -374,9 +374,14 @@ def test_an_sme_stream_shows_only_the_resources_it_runs_now(stack: Stack) -> Non
     changer = threading.Thread(target=change_later, daemon=True)
     changer.start()
     seen: list[int] = []
+    # As a browser's EventSource would ask: the token in the query, no Authorization header.
+    token = stack.headers["sme"]["Authorization"].removeprefix("Bearer ")
+    bad = stack.client.get("/api/v1/stream/twins?access_token=not-a-token")
+    assert bad.status_code == 401
     with stack.client.stream(
-        "GET", "/api/v1/stream/twins?poll_seconds=0.2&max_seconds=6", headers=stack.headers["sme"]
+        "GET", f"/api/v1/stream/twins?poll_seconds=0.2&max_seconds=6&access_token={token}"
     ) as response:
+        assert response.status_code == 200
         for line in response.iter_lines():
             if line.startswith("data: "):
                 seen.append(json.loads(line[len("data: ") :])["resource_id"])
