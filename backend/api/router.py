@@ -1,6 +1,7 @@
 from fastapi import APIRouter
 
 from backend.api import (
+    audit,
     auth,
     bookings,
     calendars,
@@ -29,5 +30,6 @@ for module in (
     webhooks,
     calendars,
     twins,
+    audit,
 ):
     api_router.include_router(module.router)

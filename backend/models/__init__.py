@@ -1,5 +1,6 @@
 """Tables, one module per aggregate. Importing this package registers every table on SQLModel.metadata."""
 
+from backend.models.audit import AuditEvent, AuditHead
 from backend.models.booking import Booking, BookingEvent, OutboxMessage, Quota, WaitlistEntry, Webhook
 from backend.models.organization import Organization
 from backend.models.platform import Platform
@@ -19,6 +20,8 @@ from backend.models.user import User
 
 __all__ = [
     "Alarm",
+    "AuditEvent",
+    "AuditHead",
     "Booking",
     "BookingEvent",
     "MaintenanceWindow",

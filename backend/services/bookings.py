@@ -54,6 +54,7 @@ from backend.models.platform import Platform
 from backend.models.rate import RateCard, RateUnit, UserClass
 from backend.models.resource import Resource, ResourceStatus
 from backend.models.types import utcnow
+from backend.services import audit
 from backend.services.availability import calendar_of
 from backend.services.common import get_or_404, page
 from backend.services.notifications import notify_booking
@@ -137,6 +138,25 @@ def record_event(
             to_status=booking.status,
             reason=reason,
         )
+    )
+    audit.append(
+        session,
+        f"booking.{action}",
+        ("booking", booking.id),
+        actor=actor,
+        platform_id=booking.platform_id,
+        payload={
+            "from": before,
+            "to": booking.status,
+            "reason": reason,
+            "resource_id": booking.resource_id,
+            "organization_id": booking.organization_id,
+            "user_class": booking.user_class,
+            "key_project": booking.key_project,
+            "start": booking.starts_at,
+            "end": booking.ends_at,
+            "estimated_price": booking.estimated_price,
+        },
     )
 
 

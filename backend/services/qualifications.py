@@ -15,6 +15,7 @@ from backend.models.qualification import (
 from backend.models.resource import Resource
 from backend.models.types import utcnow
 from backend.models.user import User
+from backend.services import audit
 from backend.services.common import get_or_404, page
 from backend.services.resources import get_resource
 
@@ -22,6 +23,23 @@ from backend.services.resources import get_resource
 def to_public(q: Qualification) -> QualificationPublic:
     valid = q.expires_at is None or q.expires_at > utcnow()
     return QualificationPublic.model_validate(q, update={"valid": valid})
+
+
+def _audit(session: Session, who: Principal, action: str, q: Qualification, platform_id: int) -> None:
+    """Who may use which instrument, granted or taken away by whom: evidence for the evaluation."""
+    audit.append(
+        session,
+        f"qualification.{action}",
+        ("qualification", q.id or 0),
+        actor=who.user_id,
+        platform_id=platform_id,
+        payload={
+            "user_id": q.user_id,
+            "resource_id": q.resource_id,
+            "expires_at": q.expires_at,
+            "note": q.note,
+        },
+    )
 
 
 def grant(session: Session, who: Principal, data: QualificationCreate) -> Qualification:
@@ -46,6 +64,7 @@ def grant(session: Session, who: Principal, data: QualificationCreate) -> Qualif
     qualification = Qualification.model_validate(data, update={"granted_by_id": who.user_id})
     session.add(qualification)
     session.flush()
+    _audit(session, who, "grant", qualification, resource.platform_id)
     return qualification
 
 
@@ -68,26 +87,30 @@ def list_qualifications(
     return page(session, statement, offset, limit)
 
 
-def _managed(session: Session, who: Principal, qualification_id: int) -> Qualification:
+def _managed(session: Session, who: Principal, qualification_id: int) -> tuple[Qualification, int]:
+    """The qualification and the platform it belongs to, if `who` manages that platform."""
     qualification = get_or_404(session, Qualification, qualification_id, "qualification")
     resource = session.get(Resource, qualification.resource_id)
     assert resource is not None  # foreign key
     ensure_manages_platform(who, resource.platform_id)
-    return qualification
+    return qualification, resource.platform_id
 
 
 def update_qualification(
     session: Session, who: Principal, qualification_id: int, data: QualificationUpdate
 ) -> Qualification:
-    qualification = _managed(session, who, qualification_id)
+    qualification, platform_id = _managed(session, who, qualification_id)
     qualification.sqlmodel_update(data.model_dump(exclude_unset=True))
     session.add(qualification)
     session.flush()
+    _audit(session, who, "update", qualification, platform_id)
     return qualification
 
 
 def revoke(session: Session, who: Principal, qualification_id: int) -> None:
-    session.delete(_managed(session, who, qualification_id))
+    qualification, platform_id = _managed(session, who, qualification_id)
+    _audit(session, who, "revoke", qualification, platform_id)
+    session.delete(qualification)
     session.flush()
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
 from backend.domain.access import Principal, ensure_manages_platform
 from backend.domain.errors import Conflict, Invalid
 from backend.models.rate import RateCard, RateCardCreate, RateCardUpdate
+from backend.services import audit
 from backend.services.common import get_or_404
 from backend.services.resources import get_resource
 
@@ -35,6 +37,21 @@ def _check_no_overlap(session: Session, card: RateCard) -> None:
             )
 
 
+def _audit(session: Session, who: Principal | None, action: str, card: RateCard, platform_id: int) -> None:
+    """Published fee standards are evidence for the evaluation (management): every change is logged."""
+    audit.append(
+        session,
+        f"rate.{action}",
+        ("rate", card.id or 0),
+        actor=who.user_id if who is not None else None,
+        platform_id=platform_id,
+        payload={
+            **card.model_dump(exclude={"created_at"}, warnings=False),
+            "price": card.price.quantize(Decimal("0.01")),
+        },
+    )
+
+
 def list_rates(session: Session, resource_id: int, on: date | None = None) -> list[RateCard]:
     get_resource(session, resource_id)
     cards = session.exec(
@@ -55,6 +72,7 @@ def create_rate(session: Session, who: Principal | None, resource_id: int, data:
     _check_no_overlap(session, card)
     session.add(card)
     session.flush()
+    _audit(session, who, "create", card, resource.platform_id)
     return card
 
 
@@ -77,11 +95,14 @@ def update_rate(
     _check_no_overlap(session, card)
     session.add(card)
     session.flush()
+    _audit(session, who, "update", card, resource.platform_id)
     return card
 
 
 def delete_rate(session: Session, who: Principal, resource_id: int, rate_id: int) -> None:
     resource = get_resource(session, resource_id)
     ensure_manages_platform(who, resource.platform_id)
-    session.delete(_card(session, resource_id, rate_id))
+    card = _card(session, resource_id, rate_id)
+    _audit(session, who, "delete", card, resource.platform_id)
+    session.delete(card)
     session.flush()

@@ -27,6 +27,7 @@ from backend.models.platform import Platform
 from backend.models.resource import Resource, ResourceStatus
 from backend.models.schedule import ScheduleRun, ScheduleRunCreate
 from backend.models.types import utcnow
+from backend.services import audit
 from backend.services.availability import calendar_of
 from backend.services.bookings import lock_resources, price_of, record_event, save_with_members, slot_conflict
 from backend.services.common import get_or_404, page
@@ -205,6 +206,21 @@ def run_schedule(
         )
         session.add(run)
         session.flush()
+        audit.append(
+            session,
+            "schedule.run",
+            ("schedule_run", run.id or 0),
+            actor=who.user_id,
+            platform_id=data.platform_id,
+            payload={
+                "horizon_start": data.horizon_start,
+                "horizon_end": data.horizon_end,
+                "applied": data.apply,
+                "status": plan["status"],
+                "placed": [p["booking_id"] for p in placed],
+                "unplaced": [u["booking_id"] for u in unplaced],
+            },
+        )
         return run
 
 
