@@ -27,12 +27,10 @@ db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
 seed_app = typer.Typer(help="Load data.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 outbox_app = typer.Typer(help="Notification outbox (e-mail, webhooks).", no_args_is_help=True)
-audit_app = typer.Typer(help="The tamper-evident audit log (docs/audit.md).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
 app.add_typer(users_app, name="users")
 app.add_typer(outbox_app, name="outbox")
-app.add_typer(audit_app, name="audit")
 app.add_typer(schedule_app, name="schedule")
 app.command("simulate", help="Run a simulated fleet of instruments (see docs/simulators.md).")(simulate)
 app.command("edge-agent", help="Run one edge agent beside an instrument (docs/edge-agent.md).")(
@@ -176,32 +174,6 @@ def outbox_deliver(
         engine.dispose()
 
 
-@audit_app.command("verify")
-def audit_verify(database_url: DatabaseOpt = None) -> None:
-    """Recompute the audit chain: exit 0 and one summary line when intact, exit 1 naming the first bad row."""
-    from sqlalchemy.exc import DBAPIError
-
-    from backend.db import make_engine
-    from backend.services.audit import verify_chain
-
-    settings = _settings(database_url=database_url)
-    engine = make_engine(settings)
-    try:
-        verdict = verify_chain(engine)
-    except DBAPIError as exc:
-        _fail(f"cannot read the audit log ({str(exc.orig).strip()}); run `pilotshare db upgrade` first")
-    finally:
-        engine.dispose()
-    if verdict.first_bad is None:
-        head = verdict.head
-        typer.echo(f"audit chain intact: {verdict.events} events, head seq {head.seq} hash {head.hash}")
-        return
-    bad = verdict.first_bad
-    found = "missing" if bad.seq is None else f"row seq {bad.seq}"
-    typer.echo(f"audit chain broken at seq {bad.expected_seq} ({found}): {bad.reason}")
-    raise typer.Exit(1)
-
-
 @app.command()
 def ingest(
     mqtt_url: Annotated[str | None, typer.Option(help="overrides PILOTSHARE_MQTT_URL")] = None,
@@ -221,6 +193,7 @@ def ingest(
     import httpx
 
     from backend.db import make_engine
+    from backend.domain.usage import UsageRules
     from backend.ingest.influx import InfluxClient, InfluxError, InfluxWriter
     from backend.ingest.service import Ingest
 
@@ -234,7 +207,13 @@ def ingest(
     except (InfluxError, httpx.HTTPError) as exc:
         typer.echo(f"warning: could not check the InfluxDB database ({exc}); writes will retry", err=True)
     engine = make_engine(settings)
-    service = Ingest(settings.mqtt_url, engine, InfluxWriter(client), client_id=client_id)
+    service = Ingest(
+        settings.mqtt_url,
+        engine,
+        InfluxWriter(client),
+        client_id=client_id,
+        usage_rules=UsageRules(settings.usage_min_seconds),
+    )
     stopping = False
 
     def stop(_signum: int, _frame: Any) -> None:
@@ -258,6 +237,7 @@ def ingest(
         "bad_payloads": stats.bad_payloads,
         "twins_changed": stats.twins_changed,
         "alarms": stats.alarms,
+        "usage_sessions_changed": stats.usage_sessions_changed,
         "unknown_resources": sum(stats.unknown_resources.values()),
         "lines_written": service.influx.stats.lines_written,
         "lines_dropped": service.influx.stats.lines_dropped,

@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     outbox_batch: int = Field(default=200, ge=1, description="messages per delivery run")
 
     calendar_token_days: int = Field(default=365, gt=0, description="lifetime of personal iCal feed URLs")
+    usage_min_seconds: float = Field(
+        default=60,
+        ge=0,
+        description="usage sessions: shorter pauses merge, shorter sessions are flickers (docs/usage.md)",
+    )
 
     log_level: str = "INFO"
     log_json: bool = False

@@ -1,7 +1,6 @@
 from fastapi import APIRouter
 
 from backend.api import (
-    audit,
     auth,
     bookings,
     calendars,
@@ -12,6 +11,7 @@ from backend.api import (
     qualifications,
     resources,
     twins,
+    usage,
     users,
     webhooks,
 )
@@ -30,6 +30,6 @@ for module in (
     webhooks,
     calendars,
     twins,
-    audit,
+    usage,
 ):
     api_router.include_router(module.router)

@@ -1,15 +1,17 @@
-"""The ingest process: MQTT messages in, InfluxDB points and twin/alarm rows out.
+"""The ingest process: MQTT messages in, InfluxDB points and twin/alarm/usage-session rows out.
 
 Threads: paho's network loop only puts messages on a bounded queue (`on_message`); one worker takes
 them in batches, validates each with `edge_agent.protocol`, hands telemetry lines to the
-`InfluxWriter`, and merges twin changes and alarms into the SQL database in one transaction per batch.
+`InfluxWriter`, and merges twin changes, alarms and usage sessions (from the samples' `state` field and
+the Last Will; `backend.services.usage`) into the SQL database in one transaction per batch.
 
 Delivery is at least once: the client uses paho's manual acknowledgement, and a batch's messages are
 acknowledged only after its points are in InfluxDB and its twin/alarm rows are committed. A message
 that never got acknowledged (ingest killed, InfluxDB away) is sent again by the broker, which is
 harmless: a rewritten point is the same point, an alarm is stored once, an older reading never
-replaces a newer one. The broker keeps the session (fixed client id, clean_session false) while
-ingest is down, so messages published meanwhile are delivered when it comes back.
+replaces a newer one, a replayed state sample never opens a second usage session. The broker keeps
+the session (fixed client id, clean_session false) while ingest is down, so messages published
+meanwhile are delivered when it comes back.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from backend.db import unit_of_work, writer
+from backend.domain.usage import Observation, UsageRules, is_state
 from backend.ingest.influx import InfluxWriter, telemetry_line
 from backend.logs import get_logger
-from backend.services import twins
+from backend.services import twins, usage
 from edge_agent.protocol import (
     QOS,
     Channel,
@@ -69,6 +72,7 @@ class IngestStats:
     samples: int = 0
     twins_changed: int = 0
     alarms: int = 0
+    usage_sessions_changed: int = 0
     unknown_resources: Counter[str] = field(default_factory=Counter)
 
 
@@ -108,12 +112,14 @@ class Ingest:
         batch_messages: int = 500,
         batch_seconds: float = 0.2,
         max_queue: int = 20_000,
+        usage_rules: UsageRules | None = None,
     ) -> None:
         self.mqtt_url = mqtt_url
         self.engine = engine
         self.influx = influx
         self.batch_messages = batch_messages
         self.batch_seconds = batch_seconds
+        self.usage_rules = usage_rules or UsageRules()
         self.stats = IngestStats()
         self.directory = ResourceDirectory(engine)
         self._queue: queue.Queue[Received] = queue.Queue(maxsize=max_queue)
@@ -260,6 +266,8 @@ class Ingest:
         lines: list[str] = []
         changes: dict[int, twins.TwinChanges] = {}
         alarms: list[twins.AlarmRecord] = []
+        # Per resource, in arrival order: `state` readings (usage sessions) and None for a Last Will.
+        states: dict[int, list[usage.Item]] = {}
         for item, platform, resource, payload in parsed:
             resource_id = ids.get((platform, resource))
             if resource_id is None:
@@ -278,14 +286,24 @@ class Ingest:
                     lines.append(telemetry_line(platform, resource, ts_ns, dict(sample.fields)))
                     for name, value in sample.fields.items():
                         change.read(name, ts_ns, value)
+                    state = sample.fields.get("state")
+                    if is_state(state):
+                        at = twins.ns_to_datetime(ts_ns)
+                        states.setdefault(resource_id, []).append(Observation(at, str(state)))
                 self.stats.samples += len(payload.samples)
             elif isinstance(payload, StatusOnline):
                 since_ns = to_epoch_ns(payload.since)
                 change.connection = ("online", twins.ns_to_datetime(since_ns), payload.agent)
                 for name, value in payload.fields.items():
                     change.read(name, since_ns, value)
+                if is_state(payload.fields.get("state")):
+                    observed = Observation(
+                        twins.ns_to_datetime(since_ns), str(payload.fields["state"]), "status"
+                    )
+                    states.setdefault(resource_id, []).append(observed)
             elif isinstance(payload, StatusOffline):
                 change.connection = ("offline", item.received_at, None)
+                states.setdefault(resource_id, []).append(None)
             elif isinstance(payload, Event) and payload.kind in ALARM_KINDS:
                 alarms.append(
                     twins.AlarmRecord(
@@ -300,18 +318,28 @@ class Ingest:
                 )
 
         if changes or alarms:
-            changed, new_alarms = self._with_retries("twins", lambda: self._store(changes, alarms))
+            changed, new_alarms, sessions = self._with_retries(
+                "twins", lambda: self._store(changes, alarms, states)
+            )
             self.stats.twins_changed += changed
             self.stats.alarms += new_alarms
+            self.stats.usage_sessions_changed += sessions
 
         acks = [(item.mid, item.qos) for item in batch]
         self.influx.submit(lines, done=lambda: self._ack(acks))
 
     def _store(
-        self, changes: dict[int, twins.TwinChanges], alarms: list[twins.AlarmRecord]
-    ) -> tuple[int, int]:
+        self,
+        changes: dict[int, twins.TwinChanges],
+        alarms: list[twins.AlarmRecord],
+        states: dict[int, list[usage.Item]],
+    ) -> tuple[int, int, int]:
         with unit_of_work(writer(self.engine)) as session:
-            return twins.apply_changes(session, changes), twins.store_alarms(session, alarms)
+            return (
+                twins.apply_changes(session, changes),
+                twins.store_alarms(session, alarms),
+                usage.record(session, states, self.usage_rules),
+            )
 
     def _ack(self, acks: list[tuple[int, int]]) -> None:
         for mid, qos in acks:

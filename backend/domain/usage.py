@@ -1,0 +1,432 @@
+"""Usage sessions: the rules that turn an instrument's `state` samples into periods of actual use.
+
+Pure code: ingest loads the few sessions a batch can touch into a `SpanStore` and persists what changed;
+the unit tests use `SpanList`, the in-memory store. docs/usage.md explains the rules for users.
+
+What counts as use: the states in `USE_STATES` (setup, running, cleaning). `idle`, `fault` and
+`maintenance` do not: a tripped or serviced instrument is not working for anyone. A `state` value outside
+the contract's six is not an observation at all (it neither opens nor closes a session).
+
+A session is a run of in-use samples, in device time:
+
+- it **opens** at the first in-use sample and **closes** at the first sample that is not use
+  (`closed_by = state`), or, when the agent's Last Will arrives, at the last in-use sample seen
+  (`closed_by = offline`);
+- a **pause** shorter than `min_seconds` joins the sessions either side of it (a sample of `idle`
+  between two `running` ones is one session), and a session that resumes within `min_seconds` of an
+  offline close simply continues;
+- a session shorter than `min_seconds` is **short** (a flicker): kept, so the rules stay idempotent, but
+  not counted as use. It becomes a counted session again if it grows past the minimum.
+
+Delivery is at least once and an agent empties its disk buffer after an outage, so samples can come
+again or late. The tracker keeps the device time of the newest sample it processed (the cursor):
+
+- a sample newer than the cursor moves the sessions on as above;
+- a sample at or before the cursor is **late**. If a session already covers it, nothing changes (a
+  replayed message never creates or moves anything). A late in-use sample that no session covers extends
+  the neighbouring session when it lies within `min_seconds` of it, and otherwise starts a session that
+  ends at that sample (`closed_by = late`; further late samples extend it). A late sample that is not use
+  changes nothing: late data never splits, shortens or closes a session.
+
+Sessions only ever grow, so every in-use sample once processed stays covered, and processing any sample a
+second time changes nothing (tests/unit/backend/test_usage_rules.py checks both with hypothesis).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+STATES = ("idle", "setup", "running", "cleaning", "fault", "maintenance")
+#: Work states that count as use (effective working hours, 有效工作机时).
+USE_STATES = frozenset({"setup", "running", "cleaning"})
+
+CLOSED_BY_STATE = "state"
+CLOSED_BY_OFFLINE = "offline"
+CLOSED_BY_LATE = "late"
+
+
+def is_state(value: object) -> bool:
+    """True for the contract's six work states (anything else is no usage observation)."""
+    return isinstance(value, str) and value in STATES
+
+
+def counts_as_use(state: str) -> bool:
+    return state in USE_STATES
+
+
+@dataclass(frozen=True)
+class UsageRules:
+    min_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.min_seconds < 0:
+            raise ValueError("min_seconds must not be negative")
+
+    @property
+    def gap(self) -> timedelta:
+        return timedelta(seconds=self.min_seconds)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One `state` reading at device time `at`."""
+
+    at: datetime
+    state: str
+    source: str = "telemetry"
+
+
+@dataclass(eq=False)
+class Span:
+    """A usage session as the tracker sees it; `key` is the stored row's id (None until stored)."""
+
+    start: datetime
+    end: datetime | None
+    last_seen: datetime
+    states: set[str] = field(default_factory=set)
+    source: str = "telemetry"
+    closed_by: str | None = None
+    key: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.end is None
+
+    def covers(self, at: datetime) -> bool:
+        """True when `at` lies in the session (its in-use samples all do, whatever closed it)."""
+        return self.start <= at and (self.end is None or at < self.end or at <= self.last_seen)
+
+    def finish(self) -> datetime:
+        """Where the session's time stops: its end, or while open its newest sample."""
+        return self.end if self.end is not None else self.last_seen
+
+    def is_short(self, rules: UsageRules) -> bool:
+        return self.end is not None and self.end - self.start < rules.gap
+
+    def snapshot(self) -> tuple[datetime, datetime | None, datetime, frozenset[str], str | None]:
+        return (self.start, self.end, self.last_seen, frozenset(self.states), self.closed_by)
+
+
+class SpanStore(Protocol):
+    """The sessions of one resource, as far as one batch needs them."""
+
+    def covering(self, at: datetime) -> Span | None: ...
+
+    def before(self, at: datetime) -> Span | None:
+        """The session with the latest start at or before `at`."""
+        ...
+
+    def after(self, at: datetime) -> Span | None:
+        """The session with the earliest start after `at`."""
+        ...
+
+    def add(self, span: Span) -> None: ...
+
+    def remove(self, span: Span) -> None: ...
+
+
+class SpanList:
+    """A `SpanStore` over a plain list (unit tests, and the reference for the SQL one)."""
+
+    def __init__(self, spans: Iterable[Span] = ()) -> None:
+        self.spans: list[Span] = list(spans)
+
+    def covering(self, at: datetime) -> Span | None:
+        return next((s for s in self.spans if s.covers(at)), None)
+
+    def before(self, at: datetime) -> Span | None:
+        earlier = [s for s in self.spans if s.start <= at]
+        return max(earlier, key=lambda s: s.start, default=None)
+
+    def after(self, at: datetime) -> Span | None:
+        later = [s for s in self.spans if s.start > at]
+        return min(later, key=lambda s: s.start, default=None)
+
+    def add(self, span: Span) -> None:
+        self.spans.append(span)
+
+    def remove(self, span: Span) -> None:
+        self.spans.remove(span)
+
+    def sorted(self) -> list[Span]:
+        return sorted(self.spans, key=lambda s: s.start)
+
+
+class Tracker:
+    """Applies observations of one resource to its sessions, as the module docstring describes.
+
+    `cursor` is the device time of the newest observation processed before (None: never any); `open`
+    the session open now. Afterwards `cursor`, `open`, `touched` (sessions to write) and `removed`
+    (sessions merged into another) tell the caller what to persist.
+    """
+
+    def __init__(
+        self, store: SpanStore, rules: UsageRules, cursor: datetime | None, open_span: Span | None
+    ) -> None:
+        self.store = store
+        self.rules = rules
+        self.cursor = cursor
+        self.cursor_state: str | None = None
+        self.latest_seen: datetime | None = None  # newest observation given to this tracker, late or not
+        self.open = open_span
+        self.touched: list[Span] = []
+        self.removed: list[Span] = []
+
+    def _touch(self, span: Span) -> None:
+        if span not in self.touched:
+            self.touched.append(span)
+
+    def observe(self, obs: Observation) -> None:
+        if self.latest_seen is None or obs.at > self.latest_seen:
+            self.latest_seen = obs.at
+        if self.cursor is not None and obs.at <= self.cursor:
+            self._late(obs)
+            return
+        self.cursor = obs.at
+        self.cursor_state = obs.state
+        if counts_as_use(obs.state):
+            self._use(obs)
+        elif self.open is not None:
+            self.open.end = obs.at
+            self.open.closed_by = CLOSED_BY_STATE
+            self._touch(self.open)
+            self.open = None
+
+    def offline(self) -> None:
+        """The agent is gone: its open session ends at the last in-use sample seen.
+
+        A Last Will that follows, in its batch, only samples older than the open session's newest one is
+        a re-delivered old message (the agent came back since): it is ignored.
+        """
+        newest = self.latest_seen if self.latest_seen is not None else self.cursor
+        if self.open is not None and (newest is None or self.open.last_seen <= newest):
+            self.open.end = self.open.last_seen
+            self.open.closed_by = CLOSED_BY_OFFLINE
+            self._touch(self.open)
+            self.open = None
+
+    def _use(self, obs: Observation) -> None:
+        span = self.open
+        if span is None:
+            previous = self.store.before(obs.at)
+            if previous is not None and previous.end is not None and obs.at - previous.end < self.rules.gap:
+                span = previous  # a short pause, or back after an offline close: the session goes on
+                span.end = None
+                span.closed_by = None
+            else:
+                span = Span(obs.at, None, obs.at, set(), obs.source)
+                self.store.add(span)
+            self.open = span
+        span.last_seen = max(span.last_seen, obs.at)
+        span.states.add(obs.state)
+        self._touch(span)
+
+    def _late(self, obs: Observation) -> None:
+        if self.open is not None and self.open.covers(obs.at):
+            covering: Span | None = self.open  # the common replay: no need to ask the store
+        else:
+            covering = self.store.covering(obs.at)
+        if covering is not None:
+            if counts_as_use(obs.state) and obs.state not in covering.states:
+                covering.states.add(obs.state)
+                self._touch(covering)
+            return
+        if not counts_as_use(obs.state):
+            return  # late data never splits, shortens or closes a session
+        previous = self.store.before(obs.at)
+        following = self.store.after(obs.at)
+        if previous is not None and obs.at - previous.finish() < self.rules.gap:
+            span = previous
+            span.last_seen = max(span.last_seen, obs.at)
+            if span.end is not None and span.end < obs.at:
+                span.end = obs.at
+                span.closed_by = CLOSED_BY_LATE
+        elif following is not None and following.start - obs.at < self.rules.gap:
+            span = following
+            span.start = obs.at
+        else:
+            span = Span(obs.at, obs.at, obs.at, set(), obs.source, CLOSED_BY_LATE)
+            self.store.add(span)
+        span.states.add(obs.state)
+        self._touch(span)
+        if (
+            following is not None
+            and following is not span
+            and following.start - span.finish() < self.rules.gap
+        ):
+            self._absorb(span, following)
+
+    def _absorb(self, span: Span, following: Span) -> None:
+        """`following` starts within the minimum pause of `span`'s end: one session."""
+        span.end = following.end
+        span.closed_by = following.closed_by
+        span.last_seen = max(span.last_seen, following.last_seen)
+        span.states |= following.states
+        if self.open is following:
+            self.open = span
+        self.store.remove(following)
+        if following in self.touched:
+            self.touched.remove(following)
+        self.removed.append(following)
+
+
+def track(
+    observations: Iterable[Observation | None],
+    rules: UsageRules,
+    store: SpanStore | None = None,
+    cursor: datetime | None = None,
+    open_span: Span | None = None,
+) -> Tracker:
+    """Run observations (None = the agent went offline) through a tracker, in the order given."""
+    tracker = Tracker(store if store is not None else SpanList(), rules, cursor, open_span)
+    for obs in observations:
+        if obs is None:
+            tracker.offline()
+        else:
+            tracker.observe(obs)
+    return tracker
+
+
+def in_device_order(items: Sequence[Observation | None]) -> list[Observation | None]:
+    """Sort the observations between two offline markers by device time (a batch is not always sorted;
+    the offline marker has no device time, so it stays where it arrived)."""
+    result: list[Observation | None] = []
+    run: list[Observation] = []
+    for item in items:
+        if item is None:
+            result.extend(_by_time(run))
+            result.append(None)
+            run = []
+        else:
+            run.append(item)
+    result.extend(_by_time(run))
+    return result
+
+
+def _by_time(observations: list[Observation]) -> list[Observation]:
+    return sorted(observations, key=lambda o: o.at)
+
+
+# --------------------------------------------------------------------------- intervals and matching
+
+
+Window = tuple[datetime, datetime]
+
+
+def clip(start: datetime, end: datetime, period: Window) -> Window | None:
+    """The part of [start, end] inside the period; None when they do not meet (touching is not meeting).
+    A session of no length yet is inside when its moment is."""
+    if start == end:
+        return (start, end) if period[0] <= start < period[1] else None
+    lo, hi = max(start, period[0]), min(end, period[1])
+    return (lo, hi) if lo < hi else None
+
+
+def overlap(a: Window, b: Window) -> timedelta:
+    return max(timedelta(0), min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def covered(windows: Iterable[Window]) -> timedelta:
+    """Total time covered by the windows (overlaps counted once)."""
+    total = timedelta(0)
+    cur_start: datetime | None = None
+    cur_end: datetime | None = None
+    for start, end in sorted(windows):
+        if cur_end is None or cur_start is None or start > cur_end:
+            if cur_end is not None and cur_start is not None:
+                total += cur_end - cur_start
+            cur_start, cur_end = start, end
+        elif end > cur_end:
+            cur_end = end
+    if cur_end is not None and cur_start is not None:
+        total += cur_end - cur_start
+    return total
+
+
+@dataclass(frozen=True)
+class BookedSlot:
+    id: int
+    start: datetime
+    end: datetime
+
+
+def pick_booking(session: Window, bookings: Iterable[BookedSlot]) -> int | None:
+    """The booking a session falls in: the one it overlaps most (the earlier on a tie); a session with
+    no length yet belongs to the booking containing its start. None = unbooked use."""
+    best: tuple[timedelta, datetime, int] | None = None
+    for b in bookings:
+        shared = overlap(session, (b.start, b.end))
+        if shared <= timedelta(0) and not b.start <= session[0] < b.end:
+            continue
+        if best is None or shared > best[0] or (shared == best[0] and b.start < best[1]):
+            best = (shared, b.start, b.id)
+    return None if best is None else best[2]
+
+
+# --------------------------------------------------------------------------- booked vs actual
+
+
+#: Unbooked use this close to a booking's start or end is reported with it (likely the same user).
+ADJACENT = timedelta(minutes=60)
+
+
+@dataclass(frozen=True)
+class BookingFigures:
+    booked_minutes: float
+    used_minutes: float
+    early_start_minutes: float
+    late_start_minutes: float | None  # None: nothing used (yet)
+    overrun_minutes: float
+    unbooked_adjacent_minutes: float
+    no_show: bool
+    in_progress: bool
+
+    @property
+    def utilization(self) -> float:
+        return 0.0 if self.booked_minutes <= 0 else self.used_minutes / self.booked_minutes
+
+
+def _minutes(delta: timedelta) -> float:
+    return round(delta.total_seconds() / 60, 3)
+
+
+def booking_figures(
+    booked: Window,
+    sessions: Sequence[Window],
+    unbooked: Sequence[Window],
+    now: datetime,
+    *,
+    could_run: bool = True,
+) -> BookingFigures:
+    """Booked vs actual for one booking.
+
+    `sessions`: the counted sessions matched to the booking ([start, end] each; an open one ends at its
+    newest sample); `unbooked`: counted sessions of the same resource matched to no booking.
+    `could_run` is false for bookings that were never meant to run (requested, rejected, cancelled):
+    they are never a no-show.
+    """
+    start, end = booked
+    used = covered([w for s in sessions if (w := clip(s[0], s[1], booked)) is not None])
+    first = min((s[0] for s in sessions), default=None)
+    last = max((s[1] for s in sessions), default=None)
+    near = (start - ADJACENT, end + ADJACENT)
+    adjacent = covered(
+        [
+            w
+            for s in unbooked
+            if (w := clip(s[0], s[1], near)) is not None and overlap(w, booked) == timedelta(0)
+        ]
+    )
+    return BookingFigures(
+        booked_minutes=_minutes(end - start),
+        used_minutes=_minutes(used),
+        early_start_minutes=_minutes(max(timedelta(0), start - first)) if first else 0.0,
+        late_start_minutes=_minutes(max(timedelta(0), first - start)) if first else None,
+        overrun_minutes=_minutes(max(timedelta(0), last - end)) if last else 0.0,
+        unbooked_adjacent_minutes=_minutes(adjacent),
+        no_show=could_run and end <= now and used == timedelta(0),
+        in_progress=start <= now < end,
+    )

@@ -1,0 +1,437 @@
+"""Usage sessions: ingest records them, the API and the reports read them (docs/usage.md).
+
+Writing (`record`, called by `pilotshare ingest` inside its one transaction per batch): the rules are in
+`backend.domain.usage`; this module loads the sessions a batch can touch, runs the tracker and writes
+back what changed. The per-resource `usage_cursor` row is locked first (row lock on PostgreSQL, the
+write lock on SQLite), so two writers never interleave on one resource.
+
+Reading, for other services (no access checks; callers check):
+
+- `sessions(session, start=, end=, platform_id=, resource_id=, org_id=, booked=)` → the counted sessions
+  meeting `[start, end)`, each clipped to it (`start`, `end`, `minutes`), oldest first.
+- `booking_usage(session, booking)` → booked vs actual for one booking.
+
+For the API: `list_sessions` and `usage_of_booking` apply the access rules (docs/usage.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+
+from backend.domain import usage as rules
+from backend.domain.access import Principal, Role
+from backend.domain.bookings import BookingStatus
+from backend.domain.errors import AccessDenied, Conflict, Invalid
+from backend.models.booking import Booking
+from backend.models.platform import Platform
+from backend.models.resource import Resource
+from backend.models.types import utcnow
+from backend.models.usage import (
+    BookingUsage,
+    ClosedBy,
+    UsageCursor,
+    UsageSession,
+    UsageSessionPublic,
+    UsageSource,
+)
+from backend.services.bookings import get_booking
+
+#: Bookings a session can fall in: the ones that held the slot for running (a no-show too: its
+#: organization may still turn up late).
+MATCHED_STATUSES = frozenset(
+    {BookingStatus.approved, BookingStatus.checked_in, BookingStatus.completed, BookingStatus.no_show}
+)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+Item = rules.Observation | None  # None: the agent's Last Will (offline)
+
+
+def _to_ns(moment: datetime) -> int:
+    return (moment - EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def _from_ns(ns: int) -> datetime:
+    return EPOCH + timedelta(microseconds=ns // 1000)
+
+
+# --------------------------------------------------------------------------- writing (ingest)
+
+
+class _SqlSpans:
+    """`SpanStore` over the usage_session rows of one resource.
+
+    Every span the batch knows is written through to its row before a query (the session autoflushes),
+    so the queries see the batch's own changes; a row read back is turned into the span already held
+    for it, never into a second one.
+    """
+
+    def __init__(self, session: Session, resource_id: int, cursor: UsageCursor) -> None:
+        self.session = session
+        self.resource_id = resource_id
+        self.cursor = cursor
+        self.known: list[rules.Span] = []
+        self.rows: dict[int, UsageSession] = {}  # id(span) -> its row
+        self.loaded: dict[int, tuple[datetime, datetime | None, datetime]] = {}  # id(span) -> as read
+        self._platform_id: int | None = None
+
+    def adopt(self, row: UsageSession) -> rules.Span:
+        for span in self.known:
+            if self.rows.get(id(span)) is row:
+                return span
+        span = rules.Span(
+            start=row.started_at,
+            end=row.ended_at,
+            last_seen=row.last_seen_at,
+            states=set(row.states or []),
+            source=row.source,
+            closed_by=row.closed_by,
+            key=row.id,
+        )
+        self.known.append(span)
+        self.rows[id(span)] = row
+        self.loaded[id(span)] = (row.started_at, row.ended_at, row.last_seen_at)
+        return span
+
+    def _platform(self) -> int:
+        if self._platform_id is None:
+            resource = self.session.get(Resource, self.resource_id)
+            assert resource is not None
+            self._platform_id = resource.platform_id
+        return self._platform_id
+
+    def write(self, span: rules.Span) -> UsageSession:
+        row = self.rows.get(id(span))
+        if row is None:
+            row = UsageSession(
+                resource_id=self.resource_id,
+                platform_id=self._platform(),
+                started_at=span.start,
+                last_seen_at=span.last_seen,
+                source=UsageSource(span.source),
+            )
+            self.rows[id(span)] = row
+            self.session.add(row)
+        values: dict[str, Any] = {
+            "started_at": span.start,
+            "ended_at": span.end,
+            "last_seen_at": span.last_seen,
+            "states": sorted(span.states),
+            "closed_by": None if span.closed_by is None else ClosedBy(span.closed_by),
+        }
+        for name, value in values.items():
+            if getattr(row, name) != value:
+                setattr(row, name, value)
+        return row
+
+    def _first(self, condition: Any, *, newest: bool) -> rules.Span | None:
+        for span in self.known:
+            self.write(span)
+        order = col(UsageSession.started_at).desc() if newest else col(UsageSession.started_at)
+        row = self.session.exec(
+            select(UsageSession)
+            .where(UsageSession.resource_id == self.resource_id, condition)
+            .order_by(order)
+            .limit(1)
+        ).first()
+        return None if row is None else self.adopt(row)
+
+    def covering(self, at: datetime) -> rules.Span | None:
+        # Sessions never overlap, so only the latest one starting at or before `at` can cover it.
+        span = self.before(at)
+        return span if span is not None and span.covers(at) else None
+
+    def before(self, at: datetime) -> rules.Span | None:
+        return self._first(col(UsageSession.started_at) <= at, newest=True)
+
+    def after(self, at: datetime) -> rules.Span | None:
+        return self._first(col(UsageSession.started_at) > at, newest=False)
+
+    def add(self, span: rules.Span) -> None:
+        self.known.append(span)
+        self.write(span)
+
+    def remove(self, span: rules.Span) -> None:
+        self.known.remove(span)
+        row = self.rows.pop(id(span), None)
+        if row is None:
+            return
+        if row.id is not None and self.cursor.open_session_id == row.id:
+            self.cursor.open_session_id = None  # before the row goes: the cursor refers to it
+        if row in self.session.new:
+            self.session.expunge(row)
+        else:
+            self.session.delete(row)
+
+
+def _match(session: Session, row: UsageSession) -> None:
+    """Name the booking the session falls in (its top-level booking for a line) and its organization."""
+    finish = row.ended_at or row.last_seen_at
+    found = session.exec(
+        select(Booking).where(
+            Booking.resource_id == row.resource_id,
+            col(Booking.status).in_([s.value for s in MATCHED_STATUSES]),
+            col(Booking.starts_at) <= finish,
+            col(Booking.ends_at) > row.started_at,
+        )
+    ).all()
+    slots = [
+        rules.BookedSlot(b.id, b.starts_at, b.ends_at)
+        for b in found
+        if b.id is not None and b.starts_at is not None and b.ends_at is not None
+    ]
+    picked = rules.pick_booking((row.started_at, finish), slots)
+    chosen = next((b for b in found if picked is not None and b.id == picked), None)
+    booking_id = None if chosen is None else chosen.parent_id or chosen.id
+    organization_id = None if chosen is None else chosen.organization_id
+    if (row.booking_id, row.organization_id) != (booking_id, organization_id):
+        row.booking_id, row.organization_id = booking_id, organization_id
+
+
+def _locked_cursor(session: Session, resource_id: int) -> UsageCursor:
+    cursor = session.exec(
+        select(UsageCursor).where(UsageCursor.resource_id == resource_id).with_for_update()
+    ).first()
+    if cursor is None:
+        cursor = UsageCursor(resource_id=resource_id)
+        session.add(cursor)
+    return cursor
+
+
+def record(
+    session: Session, items: Mapping[int, Sequence[Item]], usage_rules: rules.UsageRules | None = None
+) -> int:
+    """Apply one ingest batch's state observations (None = offline), per resource in arrival order.
+
+    Returns how many sessions were opened, closed, merged or moved (not counting a running session
+    that only saw more samples).
+    """
+    usage_rules = usage_rules or rules.UsageRules()
+    changed = 0
+    for resource_id in sorted(items):
+        cursor = _locked_cursor(session, resource_id)
+        store = _SqlSpans(session, resource_id, cursor)
+        open_row = session.get(UsageSession, cursor.open_session_id) if cursor.open_session_id else None
+        tracker = rules.track(
+            rules.in_device_order(items[resource_id]),
+            usage_rules,
+            store,
+            _from_ns(cursor.state_ns) if cursor.state_ns else None,
+            store.adopt(open_row) if open_row is not None else None,
+        )
+        for span in tracker.touched:
+            row = store.write(span)
+            short = span.is_short(usage_rules)
+            if row.short != short:
+                row.short = short
+            before = store.loaded.get(id(span))
+            if before is None or before[:2] != (span.start, span.end):
+                changed += 1
+                row.updated_at = utcnow()
+                _match(session, row)
+            elif span.is_open and row.booking_id is None and _minute(before[2]) != _minute(span.last_seen):
+                _match(session, row)  # unbooked use may have run into a booking: look again each minute
+        changed += len(tracker.removed)
+        if tracker.cursor is not None and tracker.cursor > _from_ns(cursor.state_ns):
+            cursor.state_ns = _to_ns(tracker.cursor)
+            cursor.state = tracker.cursor_state or cursor.state
+        open_row = store.write(tracker.open) if tracker.open is not None else None
+        if open_row is not None and open_row.id is None:
+            session.flush()
+        open_id = None if open_row is None else open_row.id
+        if cursor.open_session_id != open_id:
+            cursor.open_session_id = open_id
+    return changed
+
+
+def _minute(moment: datetime) -> int:
+    return int(moment.timestamp()) // 60
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _finish(row: UsageSession) -> datetime:
+    return row.ended_at if row.ended_at is not None else row.last_seen_at
+
+
+def to_public(
+    row: UsageSession, resource_code: str, period: rules.Window | None = None
+) -> UsageSessionPublic:
+    """The session; `start`/`end`/`minutes` are its part inside `period` (the whole session without one)."""
+    start, end = row.started_at, _finish(row)
+    if period is not None:
+        clipped = rules.clip(start, end, period)
+        start, end = clipped if clipped is not None else (start, start)
+    assert row.id is not None
+    return UsageSessionPublic(
+        id=row.id,
+        resource_id=row.resource_id,
+        resource=resource_code,
+        platform_id=row.platform_id,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        last_seen_at=row.last_seen_at,
+        start=start,
+        end=end,
+        minutes=round((end - start).total_seconds() / 60, 3),
+        states=list(row.states or []),
+        source=row.source,
+        closed_by=row.closed_by,
+        short=row.short,
+        booking_id=row.booking_id,
+        organization_id=row.organization_id,
+    )
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    start: datetime
+    end: datetime
+    platform_id: int | None = None
+    resource_id: int | None = None
+    org_id: int | None = None
+    booked: bool | None = None  # True: only sessions in a booking; False: only unbooked use
+    include_short: bool = False
+
+
+def _query(f: SessionFilter) -> Any:
+    finish = func.coalesce(UsageSession.ended_at, UsageSession.last_seen_at)
+    query = (
+        select(UsageSession, Resource.code)
+        .join(Resource, col(Resource.id) == UsageSession.resource_id)
+        .where(col(UsageSession.started_at) < f.end, finish > f.start)
+    )
+    if f.platform_id is not None:
+        query = query.where(UsageSession.platform_id == f.platform_id)
+    if f.resource_id is not None:
+        query = query.where(UsageSession.resource_id == f.resource_id)
+    if f.org_id is not None:
+        query = query.where(UsageSession.organization_id == f.org_id)
+    if f.booked is True:
+        query = query.where(col(UsageSession.booking_id).is_not(None))
+    elif f.booked is False:
+        query = query.where(col(UsageSession.booking_id).is_(None))
+    if not f.include_short:
+        query = query.where(col(UsageSession.short).is_(False))
+    return query
+
+
+def sessions(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    platform_id: int | None = None,
+    resource_id: int | None = None,
+    org_id: int | None = None,
+    booked: bool | None = None,
+) -> list[UsageSessionPublic]:
+    """Counted (not short) sessions meeting [start, end), clipped to it, oldest first. An open session
+    counts up to its newest sample. For reports: no access checks here."""
+    f = SessionFilter(start, end, platform_id, resource_id, org_id, booked)
+    rows = session.exec(_query(f).order_by(col(UsageSession.started_at), col(UsageSession.id))).all()
+    return [to_public(row, code, (start, end)) for row, code in rows]
+
+
+def list_sessions(
+    session: Session,
+    who: Principal,
+    f: SessionFilter,
+    offset: int = 0,
+    limit: int = 100,
+    *,
+    platform_code: str | None = None,
+) -> tuple[list[UsageSessionPublic], int]:
+    """One page of the sessions `who` may see. Operators: their platform's; SMEs: their organization's
+    booked sessions (never unbooked use, never another organization's); admins and auditors: all."""
+    if f.end <= f.start:
+        raise Invalid("to", "must be after from")
+    if platform_code is not None:
+        found = session.exec(select(Platform.id).where(Platform.code == platform_code)).first()
+        if found is None:
+            raise Invalid("platform", f"no platform has the code {platform_code!r}")
+        if f.platform_id is not None and f.platform_id != found:
+            raise Invalid("platform", "names another platform than platform_id")
+        f = replace(f, platform_id=found)
+    if who.role is Role.operator:
+        if f.platform_id is not None and f.platform_id != who.platform_id:
+            raise AccessDenied("operators see the usage of their own platform only")
+        f = replace(f, platform_id=who.platform_id)
+    elif who.role is Role.sme:
+        if f.org_id is not None and f.org_id != who.organization_id:
+            raise AccessDenied("an SME sees the usage of its own organization's bookings only")
+        if who.organization_id is None:
+            return [], 0
+        f = replace(f, org_id=who.organization_id)
+    query = _query(f)
+    count = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(
+        query.order_by(col(UsageSession.started_at), col(UsageSession.id)).offset(offset).limit(limit)
+    ).all()
+    return [to_public(row, code, (f.start, f.end)) for row, code in rows], int(count)
+
+
+def booking_usage(session: Session, booking: Booking, now: datetime | None = None) -> BookingUsage:
+    """Booked vs actual for one booking (a pilot line: the union over its instruments).
+
+    Used time is the part of the booking's counted sessions inside the slot; sessions the ingest
+    matched to another booking (the previous user's overrun) are not this booking's use.
+    """
+    if booking.starts_at is None or booking.ends_at is None or booking.id is None:
+        raise Conflict(f"booking {booking.id} has no time slot yet (a flexible request not placed)")
+    now = now or utcnow()
+    slot = (booking.starts_at, booking.ends_at)
+    children = session.exec(select(Booking.resource_id).where(Booking.parent_id == booking.id)).all()
+    resources = {r for r in [booking.resource_id, *children] if r is not None}
+    matched = session.exec(
+        select(UsageSession, Resource.code)
+        .join(Resource, col(Resource.id) == UsageSession.resource_id)
+        .where(UsageSession.booking_id == booking.id, col(UsageSession.short).is_(False))
+        .order_by(col(UsageSession.started_at))
+    ).all()
+    near = (booking.starts_at - rules.ADJACENT, booking.ends_at + rules.ADJACENT)
+    unbooked = session.exec(
+        select(UsageSession).where(
+            col(UsageSession.resource_id).in_(resources),
+            col(UsageSession.booking_id).is_(None),
+            col(UsageSession.short).is_(False),
+            col(UsageSession.started_at) < near[1],
+            or_(col(UsageSession.ended_at) > near[0], col(UsageSession.ended_at).is_(None)),
+        )
+    ).all()
+    figures = rules.booking_figures(
+        slot,
+        [(row.started_at, _finish(row)) for row, _ in matched],
+        [(row.started_at, _finish(row)) for row in unbooked],
+        now,
+        could_run=BookingStatus(booking.status) in MATCHED_STATUSES,
+    )
+    return BookingUsage(
+        booking_id=booking.id,
+        resource_id=booking.resource_id,
+        organization_id=booking.organization_id,
+        status=booking.status,
+        start=booking.starts_at,
+        end=booking.ends_at,
+        booked_minutes=figures.booked_minutes,
+        used_minutes=figures.used_minutes,
+        utilization=round(figures.utilization, 4),
+        early_start_minutes=figures.early_start_minutes,
+        late_start_minutes=figures.late_start_minutes,
+        overrun_minutes=figures.overrun_minutes,
+        unbooked_adjacent_minutes=figures.unbooked_adjacent_minutes,
+        no_show=figures.no_show,
+        in_progress=figures.in_progress,
+        sessions=[to_public(row, code) for row, code in matched],
+    )
+
+
+def usage_of_booking(session: Session, who: Principal, booking_id: int) -> BookingUsage:
+    """`booking_usage` for whoever may see the booking (docs/bookings.md access rules)."""
+    return booking_usage(session, get_booking(session, who, booking_id))
