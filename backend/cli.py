@@ -27,10 +27,12 @@ db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
 seed_app = typer.Typer(help="Load data.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 outbox_app = typer.Typer(help="Notification outbox (e-mail, webhooks).", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit log (docs/audit.md).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
 app.add_typer(users_app, name="users")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(audit_app, name="audit")
 app.add_typer(schedule_app, name="schedule")
 app.command("simulate", help="Run a simulated fleet of instruments (see docs/simulators.md).")(simulate)
 app.command("edge-agent", help="Run one edge agent beside an instrument (docs/edge-agent.md).")(
@@ -172,6 +174,32 @@ def outbox_deliver(
                 break
     finally:
         engine.dispose()
+
+
+@audit_app.command("verify")
+def audit_verify(database_url: DatabaseOpt = None) -> None:
+    """Recompute the audit chain: exit 0 and one summary line when intact, exit 1 naming the first bad row."""
+    from sqlalchemy.exc import DBAPIError
+
+    from backend.db import make_engine
+    from backend.services.audit import verify_chain
+
+    settings = _settings(database_url=database_url)
+    engine = make_engine(settings)
+    try:
+        verdict = verify_chain(engine)
+    except DBAPIError as exc:
+        _fail(f"cannot read the audit log ({str(exc.orig).strip()}); run `pilotshare db upgrade` first")
+    finally:
+        engine.dispose()
+    if verdict.first_bad is None:
+        head = verdict.head
+        typer.echo(f"audit chain intact: {verdict.events} events, head seq {head.seq} hash {head.hash}")
+        return
+    bad = verdict.first_bad
+    found = "missing" if bad.seq is None else f"row seq {bad.seq}"
+    typer.echo(f"audit chain broken at seq {bad.expected_seq} ({found}): {bad.reason}")
+    raise typer.Exit(1)
 
 
 @app.command()

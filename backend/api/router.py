@@ -1,6 +1,7 @@
 from fastapi import APIRouter
 
 from backend.api import (
+    audit,
     auth,
     bookings,
     calendars,
@@ -30,6 +31,7 @@ for module in (
     webhooks,
     calendars,
     twins,
+    audit,
     usage,
 ):
     api_router.include_router(module.router)
