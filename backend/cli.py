@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -28,11 +29,13 @@ seed_app = typer.Typer(help="Load data.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 outbox_app = typer.Typer(help="Notification outbox (e-mail, webhooks).", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log (docs/audit.md).", no_args_is_help=True)
+report_app = typer.Typer(help="Reports for the evaluating authority (docs/reports.md).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
 app.add_typer(users_app, name="users")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(audit_app, name="audit")
+app.add_typer(report_app, name="report")
 app.add_typer(schedule_app, name="schedule")
 app.command("simulate", help="Run a simulated fleet of instruments (see docs/simulators.md).")(simulate)
 app.command("edge-agent", help="Run one edge agent beside an instrument (docs/edge-agent.md).")(
@@ -200,6 +203,44 @@ def audit_verify(database_url: DatabaseOpt = None) -> None:
     found = "missing" if bad.seq is None else f"row seq {bad.seq}"
     typer.echo(f"audit chain broken at seq {bad.expected_seq} ({found}): {bad.reason}")
     raise typer.Exit(1)
+
+
+def _day(option: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{option}: not a date (YYYY-MM-DD): {value!r}")
+
+
+@report_app.command("sharing")
+def report_sharing(
+    first: Annotated[str, typer.Option("--from", help="first day, YYYY-MM-DD")],
+    last: Annotated[str, typer.Option("--to", help="last day (inclusive), YYYY-MM-DD")],
+    platform: Annotated[str | None, typer.Option(help="platform code; every platform when omitted")] = None,
+    format: Annotated[str, typer.Option("--format", help="json | csv | html")] = "json",
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Sharing performance per platform (effective and external hours, sharing rate, SMEs served,
+    bookings, response times, booked vs actual, income) with the audit chain's fingerprint."""
+    from backend.db import make_engine
+    from backend.domain.errors import DomainError, Invalid
+    from backend.services.reports import sharing
+    from backend.web.reports import ReportFormat, render
+
+    if format not in ReportFormat.__members__:
+        _fail(f"--format: one of json, csv, html (got {format!r})")
+    start, end = _day("--from", first), _day("--to", last)
+    settings = _settings(database_url=database_url)
+    engine = make_engine(settings)
+    try:
+        report = sharing(engine, None, start, end, platform)
+    except Invalid as exc:
+        _fail(f"--{exc.field}: {exc.message.removeprefix(exc.field + ': ')}")
+    except DomainError as exc:
+        _fail(exc.message)
+    finally:
+        engine.dispose()
+    typer.echo(render(report, ReportFormat(format)), nl=False)
 
 
 @app.command()

@@ -10,6 +10,7 @@ from backend.api import (
     organizations,
     platforms,
     qualifications,
+    reports,
     resources,
     twins,
     usage,
@@ -33,5 +34,6 @@ for module in (
     twins,
     audit,
     usage,
+    reports,
 ):
     api_router.include_router(module.router)

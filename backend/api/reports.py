@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from backend.api.deps import Caller, EngineDep
+from backend.services import reports as service
+from backend.web.reports import MEDIA_TYPES, ReportFormat, render
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+
+@router.get(
+    "/sharing",
+    response_model=dict[str, Any],
+    responses={200: {"content": {"text/csv": {}, "text/html": {}}}},
+)
+def sharing_report(
+    engine: EngineDep,
+    who: Caller,
+    first: Annotated[date, Query(alias="from", description="first day, e.g. 2026-12-01")],
+    last: Annotated[date, Query(alias="to", description="last day (inclusive)")],
+    platform: Annotated[str | None, Query(description="platform code; all you may see when omitted")] = None,
+    format: Annotated[ReportFormat, Query(description="json, csv or html (printable)")] = ReportFormat.json,
+) -> Response:
+    """Sharing performance per platform (docs/reports.md): effective and external hours, sharing rate,
+    SMEs served, bookings, approval response times, booked vs actual, income; with the audit chain's
+    head so the figures can be tied to one intact log. Auditors and admins: every platform; operators:
+    their own."""
+    report = service.sharing(engine, who, first, last, platform)
+    return Response(render(report, format), media_type=MEDIA_TYPES[format])
