@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_timeout: float = Field(default=10, gt=0)
     webhook_timeout: float = Field(default=10, gt=0)
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="let webhooks call loopback/private/link-local addresses (docs/bookings.md)",
+    )
     outbox_max_attempts: int = Field(default=8, ge=1, description="then the message is marked failed")
     outbox_retry_seconds: float = Field(default=60, gt=0, description="first retry delay; doubles each time")
     outbox_batch: int = Field(default=200, ge=1, description="messages per delivery run")

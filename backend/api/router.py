@@ -3,6 +3,7 @@ from fastapi import APIRouter
 from backend.api import (
     audit,
     auth,
+    billing,
     bookings,
     calendars,
     health,
@@ -37,3 +38,5 @@ for module in (
     reports,
 ):
     api_router.include_router(module.router)
+api_router.include_router(billing.vouchers)
+api_router.include_router(billing.invoices)

@@ -1,6 +1,7 @@
 """Tables, one module per aggregate. Importing this package registers every table on SQLModel.metadata."""
 
 from backend.models.audit import AuditEvent, AuditHead
+from backend.models.billing import Invoice, InvoiceLine, Voucher, VoucherRedemption
 from backend.models.booking import Booking, BookingEvent, OutboxMessage, Quota, WaitlistEntry, Webhook
 from backend.models.organization import Organization
 from backend.models.platform import Platform
@@ -24,6 +25,8 @@ __all__ = [
     "AuditHead",
     "Booking",
     "BookingEvent",
+    "Invoice",
+    "InvoiceLine",
     "MaintenanceWindow",
     "Organization",
     "OutboxMessage",
@@ -40,6 +43,8 @@ __all__ = [
     "UsageCursor",
     "UsageSession",
     "User",
+    "Voucher",
+    "VoucherRedemption",
     "WaitlistEntry",
     "Webhook",
 ]

@@ -12,6 +12,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from backend.domain.access import Role
+from backend.models.billing import Voucher
 from backend.models.organization import OrganizationCreate, OrgKind
 from backend.models.platform import Platform, PlatformCreate
 from backend.models.qualification import Qualification
@@ -212,6 +213,18 @@ def seed_demo(session: Session, fleet_devices: int = 0) -> list[DemoLogin]:
             session.add(
                 Qualification(user_id=_id(user), resource_id=_id(resources[rcode]), note="demo induction")
             )
+        # Innovation vouchers (docs/billing.md): the province pays 60 % up to its annual cap.
+        session.add(
+            Voucher(
+                organization_id=_id(org),
+                number=f"SD-{date.today().year}-{credit[-6:]}",
+                issuer="Shandong province",
+                year=date.today().year,
+                percent=Decimal("60"),
+                annual_cap=Decimal("500000"),
+                note="demo voucher",
+            )
+        )
     start = utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(days=7)
     session.add(
         MaintenanceWindow(
