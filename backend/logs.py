@@ -26,6 +26,10 @@ def configure_logging(level: str = "INFO", json_lines: bool = False) -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    # httpx logs every request at INFO: one line per InfluxDB write and webhook call drowns the rest.
+    # Failures reach our own logs (influx.retry, outbox.retry) with more context.
+    if logging.getLevelName(level) > logging.DEBUG:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
