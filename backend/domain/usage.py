@@ -220,8 +220,10 @@ class Tracker:
                 span = Span(obs.at, None, obs.at, set(), obs.source)
                 self.store.add(span)
             self.open = span
-        span.last_seen = max(span.last_seen, obs.at)
-        span.states.add(obs.state)
+        if obs.at > span.last_seen:
+            span.last_seen = obs.at
+        if obs.state not in span.states:
+            span.states.add(obs.state)
         self._touch(span)
 
     def _late(self, obs: Observation) -> None:

@@ -40,6 +40,7 @@ from backend.models.usage import (
     UsageSessionPublic,
     UsageSource,
 )
+from backend.services import audit
 from backend.services.bookings import get_booking
 
 #: Bookings a session can fall in: the ones that held the slot for running (a no-show too: its
@@ -66,19 +67,22 @@ def _from_ns(ns: int) -> datetime:
 class _SqlSpans:
     """`SpanStore` over the usage_session rows of one resource.
 
-    Every span the batch knows is written through to its row before a query (the session autoflushes),
-    so the queries see the batch's own changes; a row read back is turned into the span already held
-    for it, never into a second one.
+    The common batch (samples after the cursor) needs no query: the open session, or else the latest
+    session, answers `before`. Other questions go to the database; every span the batch knows is written
+    through to its row first (the session autoflushes), so the queries see the batch's own changes, and a
+    row read back is turned into the span already held for it, never into a second one.
     """
 
-    def __init__(self, session: Session, resource_id: int, cursor: UsageCursor) -> None:
+    def __init__(self, session: Session, resource_id: int, platform_id: int, cursor: UsageCursor) -> None:
         self.session = session
         self.resource_id = resource_id
+        self.platform_id = platform_id
         self.cursor = cursor
         self.known: list[rules.Span] = []
         self.rows: dict[int, UsageSession] = {}  # id(span) -> its row
         self.loaded: dict[int, tuple[datetime, datetime | None, datetime]] = {}  # id(span) -> as read
-        self._platform_id: int | None = None
+        self._latest: rules.Span | None = None  # the session with the latest start ...
+        self._latest_known = False  # ... once known (sessions never overlap, so starts order them)
 
     def adopt(self, row: UsageSession) -> rules.Span:
         for span in self.known:
@@ -98,19 +102,18 @@ class _SqlSpans:
         self.loaded[id(span)] = (row.started_at, row.ended_at, row.last_seen_at)
         return span
 
-    def _platform(self) -> int:
-        if self._platform_id is None:
-            resource = self.session.get(Resource, self.resource_id)
-            assert resource is not None
-            self._platform_id = resource.platform_id
-        return self._platform_id
+    def adopt_open(self, row: UsageSession) -> rules.Span:
+        """The open session: nothing starts after it."""
+        span = self.adopt(row)
+        self._latest, self._latest_known = span, True
+        return span
 
     def write(self, span: rules.Span) -> UsageSession:
         row = self.rows.get(id(span))
         if row is None:
             row = UsageSession(
                 resource_id=self.resource_id,
-                platform_id=self._platform(),
+                platform_id=self.platform_id,
                 started_at=span.start,
                 last_seen_at=span.last_seen,
                 source=UsageSource(span.source),
@@ -133,12 +136,10 @@ class _SqlSpans:
         for span in self.known:
             self.write(span)
         order = col(UsageSession.started_at).desc() if newest else col(UsageSession.started_at)
-        row = self.session.exec(
-            select(UsageSession)
-            .where(UsageSession.resource_id == self.resource_id, condition)
-            .order_by(order)
-            .limit(1)
-        ).first()
+        query = select(UsageSession).where(UsageSession.resource_id == self.resource_id)
+        if condition is not None:
+            query = query.where(condition)
+        row = self.session.exec(query.order_by(order).limit(1)).first()
         return None if row is None else self.adopt(row)
 
     def covering(self, at: datetime) -> rules.Span | None:
@@ -147,17 +148,27 @@ class _SqlSpans:
         return span if span is not None and span.covers(at) else None
 
     def before(self, at: datetime) -> rules.Span | None:
+        if not self._latest_known:
+            self._latest, self._latest_known = self._first(None, newest=True), True
+        if self._latest is None or self._latest.start <= at:
+            return self._latest
         return self._first(col(UsageSession.started_at) <= at, newest=True)
 
     def after(self, at: datetime) -> rules.Span | None:
+        if self._latest_known and (self._latest is None or self._latest.start <= at):
+            return None
         return self._first(col(UsageSession.started_at) > at, newest=False)
 
     def add(self, span: rules.Span) -> None:
         self.known.append(span)
         self.write(span)
+        if self._latest_known and (self._latest is None or span.start > self._latest.start):
+            self._latest = span
 
     def remove(self, span: rules.Span) -> None:
         self.known.remove(span)
+        if span is self._latest:
+            self._latest, self._latest_known = None, False
         row = self.rows.pop(id(span), None)
         if row is None:
             return
@@ -169,38 +180,42 @@ class _SqlSpans:
             self.session.delete(row)
 
 
-def _match(session: Session, row: UsageSession) -> None:
-    """Name the booking the session falls in (its top-level booking for a line) and its organization."""
-    finish = row.ended_at or row.last_seen_at
-    found = session.exec(
-        select(Booking).where(
-            Booking.resource_id == row.resource_id,
-            col(Booking.status).in_([s.value for s in MATCHED_STATUSES]),
-            col(Booking.starts_at) <= finish,
-            col(Booking.ends_at) > row.started_at,
-        )
-    ).all()
-    slots = [
-        rules.BookedSlot(b.id, b.starts_at, b.ends_at)
-        for b in found
-        if b.id is not None and b.starts_at is not None and b.ends_at is not None
-    ]
-    picked = rules.pick_booking((row.started_at, finish), slots)
-    chosen = next((b for b in found if picked is not None and b.id == picked), None)
-    booking_id = None if chosen is None else chosen.parent_id or chosen.id
-    organization_id = None if chosen is None else chosen.organization_id
-    if (row.booking_id, row.organization_id) != (booking_id, organization_id):
-        row.booking_id, row.organization_id = booking_id, organization_id
+def _match(session: Session, rows: list[UsageSession]) -> None:
+    """Name the booking each session falls in (its top-level booking for a line) and its organization.
 
-
-def _locked_cursor(session: Session, resource_id: int) -> UsageCursor:
-    cursor = session.exec(
-        select(UsageCursor).where(UsageCursor.resource_id == resource_id).with_for_update()
-    ).first()
-    if cursor is None:
-        cursor = UsageCursor(resource_id=resource_id)
-        session.add(cursor)
-    return cursor
+    One query per batch: the bookings of these sessions' resources meeting the time they span.
+    """
+    if not rows:
+        return
+    low = min(r.started_at for r in rows)
+    high = max(r.ended_at or r.last_seen_at for r in rows)
+    with session.no_autoflush:  # bookings do not depend on the usage rows being written
+        found = session.exec(
+            select(Booking).where(
+                col(Booking.resource_id).in_({r.resource_id for r in rows}),
+                col(Booking.status).in_([s.value for s in MATCHED_STATUSES]),
+                col(Booking.starts_at) <= high,
+                col(Booking.ends_at) > low,
+            )
+        ).all()
+    slots: dict[int, list[rules.BookedSlot]] = {}
+    for b in found:
+        if (
+            b.id is not None
+            and b.resource_id is not None
+            and b.starts_at is not None
+            and b.ends_at is not None
+        ):
+            slots.setdefault(b.resource_id, []).append(rules.BookedSlot(b.id, b.starts_at, b.ends_at))
+    by_id = {b.id: b for b in found}
+    for row in rows:
+        finish = row.ended_at or row.last_seen_at
+        picked = rules.pick_booking((row.started_at, finish), slots.get(row.resource_id, []))
+        chosen = by_id.get(picked) if picked is not None else None
+        booking_id = None if chosen is None else chosen.parent_id or chosen.id
+        organization_id = None if chosen is None else chosen.organization_id
+        if (row.booking_id, row.organization_id) != (booking_id, organization_id):
+            row.booking_id, row.organization_id = booking_id, organization_id
 
 
 def record(
@@ -211,18 +226,46 @@ def record(
     Returns how many sessions were opened, closed, merged or moved (not counting a running session
     that only saw more samples).
     """
+    if not items:
+        return 0
     usage_rules = usage_rules or rules.UsageRules()
+    wanted = sorted(items)
+    with session.no_autoflush:
+        platforms = dict(
+            session.exec(select(Resource.id, Resource.platform_id).where(col(Resource.id).in_(wanted))).all()
+        )
+        # Locked in resource order (PostgreSQL row locks; SQLite holds the write lock anyway).
+        cursors = {
+            c.resource_id: c
+            for c in session.exec(
+                select(UsageCursor)
+                .where(col(UsageCursor.resource_id).in_(wanted))
+                .order_by(col(UsageCursor.resource_id))
+                .with_for_update()
+            )
+        }
+        open_ids = [c.open_session_id for c in cursors.values() if c.open_session_id is not None]
+        open_rows = {
+            r.id: r for r in session.exec(select(UsageSession).where(col(UsageSession.id).in_(open_ids)))
+        }
     changed = 0
-    for resource_id in sorted(items):
-        cursor = _locked_cursor(session, resource_id)
-        store = _SqlSpans(session, resource_id, cursor)
-        open_row = session.get(UsageSession, cursor.open_session_id) if cursor.open_session_id else None
+    closed: list[UsageSession] = []
+    to_match: list[UsageSession] = []
+    for resource_id in wanted:
+        if resource_id not in platforms:
+            continue
+        cursor = cursors.get(resource_id)
+        if cursor is None:
+            cursor = UsageCursor(resource_id=resource_id)
+            session.add(cursor)
+        store = _SqlSpans(session, resource_id, platforms[resource_id], cursor)
+        open_row = open_rows.get(cursor.open_session_id)
         tracker = rules.track(
             rules.in_device_order(items[resource_id]),
             usage_rules,
             store,
             _from_ns(cursor.state_ns) if cursor.state_ns else None,
-            store.adopt(open_row) if open_row is not None else None,
+            store.adopt_open(open_row) if open_row is not None else None,
         )
         for span in tracker.touched:
             row = store.write(span)
@@ -230,12 +273,14 @@ def record(
             if row.short != short:
                 row.short = short
             before = store.loaded.get(id(span))
+            if span.end is not None and (before is None or before[1] is None):
+                closed.append(row)
             if before is None or before[:2] != (span.start, span.end):
                 changed += 1
                 row.updated_at = utcnow()
-                _match(session, row)
+                to_match.append(row)
             elif span.is_open and row.booking_id is None and _minute(before[2]) != _minute(span.last_seen):
-                _match(session, row)  # unbooked use may have run into a booking: look again each minute
+                to_match.append(row)  # unbooked use may have run into a booking: look again each minute
         changed += len(tracker.removed)
         if tracker.cursor is not None and tracker.cursor > _from_ns(cursor.state_ns):
             cursor.state_ns = _to_ns(tracker.cursor)
@@ -246,7 +291,34 @@ def record(
         open_id = None if open_row is None else open_row.id
         if cursor.open_session_id != open_id:
             cursor.open_session_id = open_id
+    _match(session, to_match)
+    _audit_closed(session, closed)
     return changed
+
+
+def _audit_closed(session: Session, rows: list[UsageSession]) -> None:
+    """A session that closed goes into the audit chain (docs/audit.md), in the batch's transaction."""
+    if any(row.id is None for row in rows):
+        session.flush()
+    for row in rows:
+        assert row.id is not None and row.ended_at is not None
+        audit.append(
+            session,
+            "usage.close",
+            ("usage_session", row.id),
+            actor=None,
+            platform_id=row.platform_id,
+            payload={
+                "resource_id": row.resource_id,
+                "start": row.started_at,
+                "end": row.ended_at,
+                "states": sorted(row.states or []),
+                "closed_by": None if row.closed_by is None else str(row.closed_by),
+                "short": row.short,
+                "booking_id": row.booking_id,
+                "organization_id": row.organization_id,
+            },
+        )
 
 
 def _minute(moment: datetime) -> int:
