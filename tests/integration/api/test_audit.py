@@ -216,3 +216,29 @@ def test_events_of_a_rolled_back_unit_of_work_are_not_written(api: Api, database
         engine.dispose()
     assert "test.kept" in actions and "test.rolled_back" not in actions
     assert api.call("auditor", "GET", f"{V1}/audit/verify").json()["ok"] is True
+
+
+def test_a_usage_session_is_recorded_when_it_closes(api: Api, database_url: str) -> None:
+    from backend.domain.usage import Observation
+    from backend.services import usage
+
+    r = resource(api)
+    t0 = datetime(2026, 11, 2, 8, tzinfo=UTC)
+    engine = make_engine(Settings(database_url=database_url))
+    try:
+        with unit_of_work(engine) as session:  # still running: nothing to record yet
+            usage.record(
+                session,
+                {r["id"]: [Observation(t0, "running"), Observation(t0 + timedelta(minutes=5), "running")]},
+            )
+        assert events(api, action="usage.close", platform_id=api.ids["platform"], limit=500)["count"] == 0
+        with unit_of_work(engine) as session:
+            usage.record(session, {r["id"]: [Observation(t0 + timedelta(minutes=30), "idle")]})
+    finally:
+        engine.dispose()
+    closed = events(api, action="usage.close", limit=500)["data"]
+    assert len(closed) == 1 and closed[0]["actor"] == "system"
+    assert closed[0]["payload"]["resource_id"] == r["id"]
+    assert closed[0]["payload"]["start"] == "2026-11-02T08:00:00.000000Z"
+    assert closed[0]["payload"]["end"] == "2026-11-02T08:30:00.000000Z"
+    assert api.call("auditor", "GET", f"{V1}/audit/verify").json()["ok"] is True
