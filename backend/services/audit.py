@@ -7,8 +7,8 @@ after every other lock the transaction takes (booking transactions lock resource
 holds the head is about to commit, so waiting for it cannot deadlock, and the head is held for
 milliseconds.
 
-Serialization: the first statement of the write is `UPDATE audit_head SET seq = seq + n`. On
-PostgreSQL it row-locks the head until commit, so a second appender waits and then sees the first's
+Serialization: the first statement of the write is `UPDATE audit_head SET seq = seq + n ... RETURNING`.
+On PostgreSQL it row-locks the head until commit, so a second appender waits and then sees the first's
 sequence numbers; on SQLite it takes the database write lock (held anyway by a transaction that has
 written its change). The sequence number is the table's primary key, so even a bug here could not
 store a fork: the second row with the same number is refused.
@@ -76,9 +76,10 @@ def append(
 
     Call it after the change is made, in the same session; the event is written when the session
     commits, in that transaction, and dropped when it rolls back. A savepoint (`begin_nested`) neither
-    writes nor drops events, so call it after a savepoint that may roll back, not inside it. `payload` holds the facts worth keeping (statuses, times, prices):
-    strings, integers, booleans, Decimals, dates and aware datetimes; floats are refused (see
-    backend.domain.audit.jsonable).
+    writes nor drops events, so call it after a savepoint that may roll back, not inside it.
+
+    `payload` holds the facts worth keeping (statuses, times, prices): strings, integers, booleans,
+    Decimals, dates and aware datetimes; floats are refused (see backend.domain.audit.jsonable).
     """
     pending = session.info.get(_PENDING)
     if pending is None:
@@ -110,14 +111,16 @@ def _write_pending(session: Session) -> None:
 def write_events(connection: Connection, pending: list[_Pending], at: datetime | None = None) -> None:
     head_table = AuditHead.__table__  # type: ignore[attr-defined]
     taken = connection.execute(
-        sa.update(head_table).where(head_table.c.id == 1).values(seq=head_table.c.seq + len(pending))
-    )
-    if taken.rowcount == 0:  # a database made without migration 0006's head row
+        sa.update(head_table)
+        .where(head_table.c.id == 1)
+        .values(seq=head_table.c.seq + len(pending))
+        .returning(head_table.c.seq, head_table.c.hash)
+    ).first()
+    if taken is None:  # a database made without migration 0006's head row
         connection.execute(sa.insert(head_table).values(id=1, seq=len(pending), hash=GENESIS))
-    seq, prev_hash = connection.execute(
-        sa.select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == 1)
-    ).one()
-    head = Head(seq - len(pending), prev_hash)
+        head = EMPTY
+    else:
+        head = Head(taken.seq - len(pending), taken.hash)
     at = at or utcnow()
     rows = []
     for p in pending:
