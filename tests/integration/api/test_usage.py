@@ -192,3 +192,41 @@ def test_booked_vs_actual_is_for_those_who_may_see_the_booking(api: Api, world: 
     expected |= {"sme": 200, "other_operator": 403, "other_sme": 403}
     assert {role: api.call(role, "GET", url).status_code for role in expected} == expected
     assert api.call("admin", "GET", f"{V1}/bookings/999999/usage").status_code == 404
+
+
+def test_a_pilot_line_booking_counts_the_use_of_all_its_instruments(api: Api, database_url: str) -> None:
+    line, members = api.ids["resource:PL-1"], [api.ids["resource:F500-1"], api.ids["resource:SD-1"]]
+    me = api.call("sme", "GET", f"{V1}/me").json()
+    day = DAY + timedelta(days=3)
+    engine = make_engine(Settings(database_url=database_url))
+    try:
+        with unit_of_work(engine) as session:
+            common = {
+                "platform_id": api.ids["platform"],
+                "organization_id": me["organization_id"],
+                "user_id": me["id"],
+                "status": "completed",
+                "starts_at": day + timedelta(hours=9),
+                "ends_at": day + timedelta(hours=12),
+                "purpose": "line run",
+            }
+            parent = Booking(resource_id=line, **common)
+            session.add(parent)
+            session.flush()
+            children = [Booking(resource_id=m, parent_id=parent.id, **common) for m in members]
+            session.add_all(children)
+            session.flush()
+            parent_id, child_id = parent.id, children[0].id
+        fermenter = run(3 * 24 + 9, 3 * 24 + 11)  # 09:00-11:00
+        dryer = run(3 * 24 + 10.5, 3 * 24 + 12.5)  # 10:30-12:30, past the booked end
+        with unit_of_work(writer(engine)) as session:
+            usage.record(session, {members[0]: fermenter, members[1]: dryer})
+    finally:
+        engine.dispose()
+    figures = api.call("sme", "GET", f"{V1}/bookings/{parent_id}/usage").json()
+    assert figures["used_minutes"] == 180 and figures["booked_minutes"] == 180
+    assert figures["late_start_minutes"] == 0 and figures["overrun_minutes"] == 30
+    assert sorted(s["resource_id"] for s in figures["sessions"]) == sorted(members)
+    assert all(s["booking_id"] == parent_id for s in figures["sessions"])
+    child = api.call("admin", "GET", f"{V1}/bookings/{child_id}/usage")
+    assert child.status_code == 404  # the line's own booking answers for its instruments
