@@ -251,6 +251,29 @@ def test_messages_delivered_again_add_no_session(stack: Stack) -> None:
     assert again[1][:3] == first[1][:3] and again[1][3] == at(2430)  # only the open one saw a new sample
 
 
+def test_a_birth_reporting_a_work_state_opens_the_session(stack: Stack) -> None:
+    rid = resource_id(stack.engine, "HPLC-1")
+    birth = {
+        "state": "online",
+        "agent": "usage-test",
+        "since": at(20_000).isoformat(),
+        "fields": {"state": "setup"},
+    }
+    pub = Publisher(stack.broker)
+    try:
+        pub.send(status_topic(PLATFORM, "HPLC-1"), json.dumps(birth).encode(), retain=True)
+        pub.send(
+            telemetry_topic(PLATFORM, "HPLC-1"),
+            telemetry(1, [*every(20_030, 20_300, "running"), (20_400, "idle")]),
+        )
+        eventually(lambda: cursor_at(stack.engine, rid) == at(20_400), what="the samples after the birth")
+    finally:
+        pub.close()
+    assert [(r[1], r[2], r[4], r[5]) for r in rows(stack.engine, rid)] == [
+        (at(20_000), at(20_400), ("running", "setup"), "status")
+    ]
+
+
 def _count(server: InfluxServer, db: str) -> int:
     series = server.query("SELECT count(temp_c) FROM telemetry", db)
     return int(series[0]["values"][0][1]) if series else 0
