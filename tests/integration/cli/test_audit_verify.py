@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -48,6 +51,47 @@ def scalar(database_url: str, statement: str) -> object:
         engine.dispose()
 
 
+def third_party_verify(database_url: str) -> str:
+    """The check of docs/audit.md written without PilotShare's code: SQL, hashlib and json only."""
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT * FROM audit_event ORDER BY seq")).mappings().all()
+            head_seq, head_hash = conn.execute(text("SELECT seq, hash FROM audit_head")).one()
+    finally:
+        engine.dispose()
+    prev, expected = "0" * 64, 1
+    for r in rows:
+        at = r["at"] if isinstance(r["at"], datetime) else datetime.fromisoformat(r["at"])
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        data = [
+            "pilotshare-audit/1",
+            r["seq"],
+            at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            r["actor"],
+            r["action"],
+            r["subject_type"],
+            r["subject_id"],
+            r["platform_id"],
+            json.loads(r["payload"]),
+            r["prev_hash"],
+        ]
+        encoded = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        if r["seq"] != expected or r["prev_hash"] != prev or hashlib.sha256(encoded).hexdigest() != r["hash"]:
+            return f"broken at seq {expected}"
+        prev, expected = r["hash"], expected + 1
+    return "intact" if (expected - 1, prev) == (head_seq, head_hash) else "rows missing at the end"
+
+
+def test_a_script_of_ones_own_following_docs_audit_md_verifies_the_chain(database_url: str) -> None:
+    upgrade(database_url)
+    engine = make_engine(Settings(database_url=database_url))
+    with unit_of_work(engine) as session:
+        seed_demo(session)
+    engine.dispose()
+    assert third_party_verify(database_url) == "intact"
+
+
 def test_verify_passes_an_intact_chain_and_names_the_row_someone_changed_or_removed(
     database_url: str,
 ) -> None:
@@ -82,6 +126,7 @@ def test_verify_passes_an_intact_chain_and_names_the_row_someone_changed_or_remo
     assert scalar(database_url, "SELECT payload FROM audit_event WHERE seq = 3") != original
     changed = verify(database_url)
     assert changed.returncode == 1
+    assert third_party_verify(database_url) == "broken at seq 3"
     assert changed.stdout.startswith("audit chain broken at seq 3 (row seq 3): hash does not match"), (
         changed.stdout
     )

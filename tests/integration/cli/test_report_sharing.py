@@ -108,3 +108,16 @@ def test_a_report_from_a_tampered_log_says_so(url: str) -> None:
     assert answer.returncode == 0
     audit = json.loads(answer.stdout)["audit"]
     assert audit["ok"] is False and audit["first_bad"]["expected_seq"] == 2
+    page = pilotshare(
+        "report",
+        "sharing",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-31",
+        "--format",
+        "html",
+        "--database-url",
+        url,
+    )
+    assert "BROKEN" in page.stdout and "at seq 2" in page.stdout
