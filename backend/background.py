@@ -10,9 +10,11 @@ import asyncio
 from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from backend.db import unit_of_work, writer
 from backend.logs import get_logger
+from backend.services.billing import settle_due_months
 from backend.services.bookings import sweep_no_shows
 from backend.services.delivery import deliver_pending
 from backend.settings import Settings, get_settings
@@ -40,7 +42,23 @@ def delivery_job(engine: Engine, settings: Settings | None = None) -> object:
     return report
 
 
-JOBS: list[Job] = [no_show_job, delivery_job]
+def settlement_job(engine: Engine, settings: Settings | None = None) -> object:
+    """From `PILOTSHARE_BILLING_SETTLE_DAY` on, invoice every platform's previous month (docs/billing.md)."""
+    settings = settings or get_settings()
+    if not settings.billing_settle_day:
+        return []
+    try:
+        with unit_of_work(writer(engine)) as session:
+            issued = settle_due_months(session, settings.billing_settle_day)
+    except IntegrityError:
+        log.info("billing.settled_elsewhere", note="another replica issued the same invoices first")
+        return []
+    if issued:
+        log.info("billing.settled", invoices=[i.number for i in issued])
+    return issued
+
+
+JOBS: list[Job] = [no_show_job, delivery_job, settlement_job]
 
 
 async def run_periodically(

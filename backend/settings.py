@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     outbox_retry_seconds: float = Field(default=60, gt=0, description="first retry delay; doubles each time")
     outbox_batch: int = Field(default=200, ge=1, description="messages per delivery run")
 
+    billing_settle_day: int = Field(
+        default=0,
+        ge=0,
+        le=28,
+        description="from this day of the month the API invoices the previous month itself; 0 = by hand only",
+    )
     calendar_token_days: int = Field(default=365, gt=0, description="lifetime of personal iCal feed URLs")
     usage_min_seconds: float = Field(
         default=60,

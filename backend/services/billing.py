@@ -10,7 +10,7 @@ settlement runs racing each other cannot bill anything twice (the loser gets 409
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -44,6 +44,7 @@ from backend.models.billing import (
 )
 from backend.models.booking import Booking
 from backend.models.organization import Organization, OrgKind
+from backend.models.platform import Platform
 from backend.models.rate import UserClass
 from backend.models.resource import Resource
 from backend.models.types import utcnow
@@ -204,10 +205,14 @@ def _lock_group(session: Session, group: str) -> None:
         session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:g))"), {"g": f"voucher:{group}"})
 
 
-def settle(session: Session, who: Principal, platform_id: int, month_text: str) -> list[Invoice]:
-    ensure_can_write(who)
+def settle(session: Session, who: Principal | None, platform_id: int, month_text: str) -> list[Invoice]:
+    """Issue the month's invoices; ``who`` None is the system's monthly run (`settlement_job`)."""
+    if who is not None:
+        ensure_can_write(who)
     platform = get_platform(session, platform_id)
-    ensure_manages_platform(who, platform_id)
+    if who is not None:
+        ensure_manages_platform(who, platform_id)
+    actor = who.user_id if who is not None else None
     first = parse_month(month_text)
     _, end = month_bounds(first, platform.timezone)
     zone = ZoneInfo(platform.timezone)
@@ -259,7 +264,7 @@ def settle(session: Session, who: Principal, platform_id: int, month_text: str) 
             subtotal=sums.subtotal,
             subsidy=sums.subsidy,
             amount_due=sums.amount_due,
-            issued_by_id=who.user_id,
+            issued_by_id=actor,
         )
         session.add(invoice)
         session.flush()
@@ -293,7 +298,7 @@ def settle(session: Session, who: Principal, platform_id: int, month_text: str) 
             session,
             "invoice.issue",
             ("invoice", invoice.id),
-            actor=who.user_id,
+            actor=actor,
             platform_id=platform_id,
             payload={
                 "number": invoice.number,
@@ -409,3 +414,22 @@ def to_public(session: Session, invoice: Invoice) -> InvoicePublic:
             RedemptionPublic(voucher_id=r.voucher_id, issuer=r.issuer, amount=r.amount) for r in redemptions
         ],
     )
+
+
+def previous_month(platform_zone: str, now: datetime | None = None) -> tuple[str, int]:
+    """The month before the current one in ``platform_zone`` ("YYYY-MM"), and today's day of the month."""
+    today = (now or utcnow()).astimezone(ZoneInfo(platform_zone)).date()
+    last = today.replace(day=1) - timedelta(days=1)
+    return f"{last:%Y-%m}", today.day
+
+
+def settle_due_months(session: Session, settle_day: int, now: datetime | None = None) -> list[Invoice]:
+    """The system's monthly run: from day ``settle_day`` on, settle every platform's previous month.
+
+    Repeating it is harmless (what is invoiced stays invoiced), so every API replica may run it."""
+    issued: list[Invoice] = []
+    for platform in session.exec(select(Platform).order_by(col(Platform.id))).all():
+        month, day = previous_month(platform.timezone, now)
+        if day >= settle_day and platform.id is not None:
+            issued += settle(session, None, platform.id, month)
+    return issued

@@ -199,3 +199,23 @@ def test_vouchers_are_for_smes_only(api: Api) -> None:
     body = {"organization_id": owner, "number": unique("N"), "issuer": "Jinan", "year": 2026}
     response = api.call("admin", "POST", "/api/v1/vouchers", body | {"percent": "40", "annual_cap": "5000"})
     assert response.status_code == 422 and "organization_id" in response.json()["detail"]
+
+
+def test_the_monthly_run_invoices_last_month_once_when_switched_on(api: Api) -> None:
+    from backend.background import settlement_job
+    from backend.services.billing import previous_month
+
+    sme = org(api)
+    month, _ = previous_month("Asia/Shanghai")
+    booked(api, sme, datetime(int(month[:4]), int(month[5:]), 15, 1, tzinfo=UTC), "300.00")
+    app = api.client.app  # type: ignore[attr-defined]
+    settings = app.state.settings.model_copy(update={"billing_settle_day": 1})
+    assert settlement_job(app.state.engine, settings.model_copy(update={"billing_settle_day": 0})) == []
+
+    issued = [i for i in settlement_job(app.state.engine, settings) if i.organization_id == sme]
+    assert [(i.subtotal, i.issued_by_id, f"{i.month:%Y-%m}") for i in issued] == [
+        (Decimal("300.00"), None, month)
+    ]
+    assert [i for i in settlement_job(app.state.engine, settings) if i.organization_id == sme] == []
+    events = api.call("auditor", "GET", f"/api/v1/audit/events?subject=invoice:{issued[0].id}").json()["data"]
+    assert [(e["action"], e["actor"]) for e in events] == [("invoice.issue", "system")]
