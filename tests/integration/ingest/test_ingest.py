@@ -7,10 +7,10 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -29,21 +29,10 @@ from backend.settings import Settings
 from edge_agent.protocol import LAST_WILL, event_topic, rfc3339, status_topic, telemetry_topic
 from tests.support.influxdb import InfluxServer
 from tests.support.mosquitto import MosquittoBroker
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 PLATFORM = "jinan-bio"
-T = TypeVar("T")
-
-
-def eventually(check: Callable[[], T], timeout: float = 15.0, what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; last: {result!r}")
-        time.sleep(0.1)
 
 
 @dataclass

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -34,26 +33,15 @@ from backend.settings import Settings
 from edge_agent.protocol import LAST_WILL, status_topic, telemetry_topic
 from tests.support.influxdb import InfluxServer
 from tests.support.mosquitto import MosquittoBroker
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 PLATFORM = "jinan-bio"
 T0 = datetime(2026, 6, 1, 1, 0, tzinfo=UTC)
-T = TypeVar("T")
 
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
-
-
-def eventually(check: Callable[[], T], timeout: float = 20.0, what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; last: {result!r}")
-        time.sleep(0.1)
 
 
 def telemetry(seq: int, samples: list[tuple[float, str]]) -> bytes:
