@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from backend.api.errors import install_error_handlers
 from backend.api.health import router as health_router
@@ -19,6 +20,7 @@ from backend.db import make_engine
 from backend.ingest.influx import InfluxClient
 from backend.logs import get_logger
 from backend.settings import Settings, get_settings
+from backend.web import STATIC
 from backend.web import router as web_router
 
 log = get_logger("pilotshare.api")
@@ -60,5 +62,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(metrics_router)
     app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     return app

@@ -1,4 +1,5 @@
-"""A small server-rendered front page: the platform catalog and where to go next."""
+"""The web pages: the server-rendered catalog, and the live view of the instruments (static page + JS that
+uses the API and the twin stream with the visitor's own token)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from backend.api.deps import SessionDep
 from backend.services import platforms as platform_service
 from backend.services import resources as resource_service
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(include_in_schema=False)
 
 
@@ -22,3 +25,8 @@ def home(request: Request, session: SessionDep) -> HTMLResponse:
     rows, _ = resource_service.search_resources(session, limit=500)
     resources = resource_service.to_public(session, rows)
     return templates.TemplateResponse(request, "home.html", {"platforms": platforms, "resources": resources})
+
+
+@router.get("/live", response_class=HTMLResponse)
+def live(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "live.html", {})
