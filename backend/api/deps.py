@@ -106,12 +106,7 @@ def get_stream_principal(
     ] = None,
 ) -> Principal:
     """The caller of an event stream: the Authorization header, else the `access_token` query parameter."""
-    user = _user_from_token(engine, settings, token or access_token)
-    if user is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "log in first (POST /api/v1/auth/token)", _UNAUTHORIZED
-        )
-    return principal_of(user)
+    return principal_of(get_current_user(engine, settings, token or access_token))
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
