@@ -33,7 +33,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from backend.db import unit_of_work, writer
 from backend.domain.usage import Observation, UsageRules, is_state
-from backend.ingest.influx import InfluxWriter, telemetry_line
+from backend.ingest.decode import TelemetryMessage, decode_telemetry, latest_values
+from backend.ingest.influx import InfluxWriter, telemetry_lines
 from backend.logs import get_logger
 from backend.services import twins, usage
 from edge_agent.protocol import (
@@ -43,8 +44,8 @@ from edge_agent.protocol import (
     PayloadError,
     StatusOffline,
     StatusOnline,
-    Telemetry,
-    parse_message,
+    parse_payload,
+    parse_topic,
     subscription,
     to_epoch_ns,
 )
@@ -250,17 +251,7 @@ class Ingest:
                 delay = min(delay * 2, 30.0)
 
     def process(self, batch: list[Received]) -> None:
-        parsed: list[tuple[Received, str, str, Any]] = []
-        for item in batch:
-            self.stats.messages += 1
-            try:
-                parts, payload = parse_message(item.topic, item.payload)
-            except PayloadError as exc:
-                self.stats.bad_payloads += 1
-                log.warning("ingest.bad_payload", topic=item.topic, reason=str(exc)[:500])
-                continue
-            parsed.append((item, parts.platform, parts.resource, payload))
-
+        parsed = self._decode(batch)
         keys = {(p, r) for _, p, r, _ in parsed}
         ids = self._with_retries("resolve", lambda: self.directory.resolve(keys))
         lines: list[str] = []
@@ -271,26 +262,20 @@ class Ingest:
         for item, platform, resource, payload in parsed:
             resource_id = ids.get((platform, resource))
             if resource_id is None:
-                key = f"{platform}/{resource}"
-                self.stats.unknown_resources[key] += 1
-                count = self.stats.unknown_resources[key]
-                if count == 1 or count % 1000 == 0:
-                    log.warning(
-                        "ingest.unknown_resource", platform=platform, resource=resource, messages=count
-                    )
+                self._unknown(platform, resource)
                 continue
             change = changes.setdefault(resource_id, twins.TwinChanges())
-            if isinstance(payload, Telemetry):
-                for sample in payload.samples:
-                    ts_ns = sample.ts_ns
-                    lines.append(telemetry_line(platform, resource, ts_ns, dict(sample.fields)))
-                    for name, value in sample.fields.items():
-                        change.read(name, ts_ns, value)
-                    state = sample.fields.get("state")
+            if isinstance(payload, TelemetryMessage):
+                points = payload.points
+                lines.extend(telemetry_lines(platform, resource, points))
+                for name, (ts_ns, value) in latest_values(points).items():
+                    change.read(name, ts_ns, value)
+                readings = states.setdefault(resource_id, [])
+                for ts_ns, fields in points:
+                    state = fields.get("state")
                     if is_state(state):
-                        at = twins.ns_to_datetime(ts_ns)
-                        states.setdefault(resource_id, []).append(Observation(at, str(state)))
-                self.stats.samples += len(payload.samples)
+                        readings.append(Observation(twins.ns_to_datetime(ts_ns), str(state)))
+                self.stats.samples += len(points)
             elif isinstance(payload, StatusOnline):
                 since_ns = to_epoch_ns(payload.since)
                 change.connection = ("online", twins.ns_to_datetime(since_ns), payload.agent)
@@ -317,6 +302,7 @@ class Ingest:
                     )
                 )
 
+        states = {rid: items for rid, items in states.items() if items}
         if changes or alarms:
             changed, new_alarms, sessions = self._with_retries(
                 "twins", lambda: self._store(changes, alarms, states)
@@ -327,6 +313,32 @@ class Ingest:
 
         acks = [(item.mid, item.qos) for item in batch]
         self.influx.submit(lines, done=lambda: self._ack(acks))
+
+    def _decode(self, batch: list[Received]) -> list[tuple[Received, str, str, Any]]:
+        """(message, platform, resource, payload) for each message that keeps the contract; the rest
+        are counted and logged with the reason, naming the bad field."""
+        parsed: list[tuple[Received, str, str, Any]] = []
+        for item in batch:
+            self.stats.messages += 1
+            try:
+                parts = parse_topic(item.topic)
+                if parts.channel is Channel.TELEMETRY:
+                    payload: Any = decode_telemetry(item.payload)
+                else:
+                    payload = parse_payload(parts.channel, item.payload)
+            except PayloadError as exc:
+                self.stats.bad_payloads += 1
+                log.warning("ingest.bad_payload", topic=item.topic, reason=str(exc)[:500])
+                continue
+            parsed.append((item, parts.platform, parts.resource, payload))
+        return parsed
+
+    def _unknown(self, platform: str, resource: str) -> None:
+        key = f"{platform}/{resource}"
+        self.stats.unknown_resources[key] += 1
+        count = self.stats.unknown_resources[key]
+        if count == 1 or count % 1000 == 0:
+            log.warning("ingest.unknown_resource", platform=platform, resource=resource, messages=count)
 
     def _store(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.ingest.influx import point_line, telemetry_line
+from backend.ingest.influx import point_line, telemetry_line, telemetry_lines
 
 HOSTILE = [",", "=", " ", "\n", "\t", "\r", '"', "\\", "'", "#", "温度", "a\\", "\\ ", "é", "\x00"]
 
@@ -53,3 +53,23 @@ def test_numbers_are_floats_and_non_finite_values_are_left_out() -> None:
         telemetry_line("p", "r", 10**18, {"a": 10**400, "b": 1.0})
         == "telemetry,platform=p,resource=r b=1 1000000000000000000"
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    platform=codes,
+    resource=codes,
+    points=st.lists(
+        st.tuples(
+            st.integers(min_value=10**17, max_value=2**62),
+            st.dictionaries(names, values | st.integers() | st.just(float("inf")), min_size=1, max_size=6),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+)
+def test_batch_serializer_gives_points_lines(
+    platform: str, resource: str, points: list[tuple[int, dict[str, bool | int | float | str]]]
+) -> None:
+    expected = [point_line(platform, resource, ts, fields) for ts, fields in points]
+    assert telemetry_lines(platform, resource, points) == [line for line in expected if line]
