@@ -1,17 +1,24 @@
 """The ingest process: MQTT messages in, InfluxDB points and twin/alarm/usage-session rows out.
 
 Threads: paho's network loop only puts messages on a bounded queue (`on_message`); one worker takes
-them in batches, validates each with `edge_agent.protocol`, hands telemetry lines to the
-`InfluxWriter`, and merges twin changes, alarms and usage sessions (from the samples' `state` field and
-the Last Will; `backend.services.usage`) into the SQL database in one transaction per batch.
+them in batches, decodes and checks each (`backend.ingest.decode`, the contract of `edge_agent.protocol`),
+hands telemetry lines to the `InfluxWriter`, and merges twin changes (the newest value per field of each
+message), alarms and usage sessions (from the samples' `state` field and the Last Will;
+`backend.services.usage`) into the SQL database in one transaction per batch.
 
 Delivery is at least once: the client uses paho's manual acknowledgement, and a batch's messages are
 acknowledged only after its points are in InfluxDB and its twin/alarm rows are committed. A message
 that never got acknowledged (ingest killed, InfluxDB away) is sent again by the broker, which is
 harmless: a rewritten point is the same point, an alarm is stored once, an older reading never
 replaces a newer one, a replayed state sample never opens a second usage session. The broker keeps
-the session (fixed client id, clean_session false) while ingest is down, so messages published
-meanwhile are delivered when it comes back.
+the session (fixed client id, MQTT 5 clean start off, no expiry) while ingest is down, so messages
+published meanwhile are delivered when it comes back.
+
+Several workers (processes, each with its own client id) share the stream through MQTT 5 shared
+subscriptions in one group (`subscriptions`): the broker gives each telemetry or event message to one
+of them. Samples of one resource then reach different workers in any order; the twin keeps the newest
+reading by device time and usage sessions are built in device time from whatever arrives, with the
+per-resource rows locked, so the result does not depend on which worker got what (docs/ingest.md).
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -52,7 +61,28 @@ from edge_agent.protocol import (
 
 log = get_logger("pilotshare.ingest")
 
-SUBSCRIPTIONS = [subscription(channel=c) for c in (Channel.TELEMETRY, Channel.STATUS, Channel.EVENT)]
+DEFAULT_GROUP = "pilotshare-ingest"
+#: The broker may send a worker this many messages before it acknowledges any (MQTT 5 Receive Maximum).
+#: Mosquitto's own default for MQTT 3.1.1 clients is 20, which kept a backlog trickling in.
+RECEIVE_MAXIMUM = 1000
+NEVER_EXPIRES = 0xFFFFFFFF
+
+
+def subscriptions(group: str) -> list[str]:
+    """What one ingest worker subscribes to.
+
+    Telemetry and events through the shared subscription `$share/{group}/...`: the broker hands each
+    message to one worker of the group. Status through a plain subscription: status messages are few, each
+    worker applies them idempotently, and only a plain subscription receives the retained births of agents
+    that went online before the worker subscribed (MQTT 5 sends no retained messages to shared ones).
+    """
+    shared = [f"$share/{group}/{subscription(channel=c)}" for c in (Channel.TELEMETRY, Channel.EVENT)]
+    return [*shared, subscription(channel=Channel.STATUS)]
+
+
+#: What a worker subscribed to before workers shared the stream: left behind in a kept session, the plain
+#: telemetry subscription would deliver every message a second time.
+_UNSHARED = [subscription(channel=c) for c in (Channel.TELEMETRY, Channel.EVENT)]
 ALARM_KINDS = frozenset({"alarm", "fault"})
 T = TypeVar("T")
 
@@ -110,6 +140,7 @@ class Ingest:
         influx: InfluxWriter,
         *,
         client_id: str = "pilotshare-ingest",
+        group: str = DEFAULT_GROUP,
         batch_messages: int = 500,
         batch_seconds: float = 0.2,
         max_queue: int = 20_000,
@@ -120,6 +151,7 @@ class Ingest:
         self.influx = influx
         self.batch_messages = batch_messages
         self.batch_seconds = batch_seconds
+        self.topics = subscriptions(group)
         self.usage_rules = usage_rules or UsageRules()
         self.stats = IngestStats()
         self.directory = ResourceDirectory(engine)
@@ -128,9 +160,8 @@ class Ingest:
         self._connected = threading.Event()
         self._worker: threading.Thread | None = None
         self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False, manual_ack=True
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True
         )
-        self.client.max_inflight_messages_set(1000)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -143,14 +174,15 @@ class Ingest:
         if reason.is_failure:
             log.error("ingest.connect_refused", reason=str(reason))
             return
-        client.subscribe([(topic, QOS) for topic in SUBSCRIPTIONS])
-        log.info("ingest.connected", broker=self.mqtt_url, topics=SUBSCRIPTIONS)
+        client.subscribe([(topic, QOS) for topic in self.topics])
+        client.unsubscribe(_UNSHARED)
+        log.info("ingest.connected", broker=self.mqtt_url, topics=self.topics)
 
     def _on_subscribe(
         self, _client: mqtt.Client, _u: Any, _mid: int, reasons: list[Any], _props: Any
     ) -> None:
         # Ready only now: the broker routes nothing to a session before its SUBACK.
-        refused = [t for t, r in zip(SUBSCRIPTIONS, reasons, strict=False) if r.is_failure]
+        refused = [t for t, r in zip(self.topics, reasons, strict=False) if r.is_failure]
         if refused:
             log.error("ingest.subscribe_refused", topics=refused, reasons=[str(r) for r in reasons])
             return
@@ -178,7 +210,17 @@ class Ingest:
         self.influx.start()
         self._worker = threading.Thread(target=self._work, name="ingest-worker", daemon=True)
         self._worker.start()
-        self.client.connect_async(url.hostname or "127.0.0.1", url.port or 1883, keepalive=30)
+        # The broker keeps the session (and what arrives for it) while ingest is away.
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = NEVER_EXPIRES
+        properties.ReceiveMaximum = RECEIVE_MAXIMUM
+        self.client.connect_async(
+            url.hostname or "127.0.0.1",
+            url.port or 1883,
+            keepalive=30,
+            clean_start=False,
+            properties=properties,
+        )
         self.client.loop_start()
 
     def wait_connected(self, timeout: float) -> bool:

@@ -90,6 +90,9 @@ def stack(
         engine,
         InfluxWriter(influx_client, flush_seconds=0.05),
         client_id=f"ingest-{uuid.uuid4().hex[:6]}",
+        # Its own group: the broker is shared by the module, and a stopped ingest's kept session still
+        # takes its turn of its group's messages.
+        group=f"ingest-{uuid.uuid4().hex[:6]}",
         batch_seconds=0.05,
     )
     ingest.start()
