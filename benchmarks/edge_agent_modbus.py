@@ -54,14 +54,15 @@ def modbus_map(port: int) -> dict[str, Any]:
 
 
 async def one_rate(
-    hz: float, seconds: float, broker_url: str, modbus_port: int, workdir: Path
+    hz: float, seconds: float, broker: MosquittoBroker, modbus_port: int, workdir: Path
 ) -> dict[str, Any]:
+    username, password = broker.login(f"bench/F-{hz:g}")
     settings = parse_settings(
         {
             "agent_id": f"bench-{hz:g}",
             "platform": "bench",
             "resource": f"F-{hz:g}",
-            "mqtt": {"url": broker_url, "max_inflight": 100},
+            "mqtt": {"url": broker.url, "username": username, "password": password, "max_inflight": 100},
             "device": {"driver": "modbus", "modbus": modbus_map(modbus_port)},
             "sampling": {"hz": hz, "batch_interval_s": 0.5},
             "buffer": {"dir": str(workdir / f"buf-{hz:g}")},
@@ -114,7 +115,7 @@ async def main() -> None:
         )
         try:
             assert server.stdout is not None and server.stdout.readline().strip() == "ready"
-            results = [await one_rate(hz, args.seconds, broker.url, port, workdir) for hz in args.hz]
+            results = [await one_rate(hz, args.seconds, broker, port, workdir) for hz in args.hz]
         finally:
             server.terminate()
             server.wait(10)

@@ -47,13 +47,16 @@ FIELDS = {
 }
 
 
-async def one_window(inflight: int, messages: int, samples: int, url: str, workdir: Path) -> dict[str, Any]:
+async def one_window(
+    inflight: int, messages: int, samples: int, broker: MosquittoBroker, workdir: Path
+) -> dict[str, Any]:
+    username, password = broker.login(f"bench/R-{inflight}")
     settings = parse_settings(
         {
             "agent_id": f"replay-{inflight}",
             "platform": "bench",
             "resource": f"R-{inflight}",
-            "mqtt": {"url": url, "max_inflight": inflight},
+            "mqtt": {"url": broker.url, "username": username, "password": password, "max_inflight": inflight},
             "device": {"driver": "sim"},
             "sampling": {"hz": 1, "batch_interval_s": 1},
             "buffer": {"dir": str(workdir / f"buf-{inflight}"), "max_mb": 1000},
@@ -114,9 +117,7 @@ async def main() -> None:
         broker = MosquittoBroker(binary, workdir)
         broker.start()
         try:
-            runs = [
-                await one_window(n, args.messages, args.samples, broker.url, workdir) for n in args.inflight
-            ]
+            runs = [await one_window(n, args.messages, args.samples, broker, workdir) for n in args.inflight]
         finally:
             broker.stop()
     print(json.dumps({"benchmark": "edge_agent_replay", "runs": runs}))

@@ -1,11 +1,14 @@
 """Simulated fleet throughput: can N devices at F Hz keep real time on this machine?
 
-    .venv/bin/python benchmarks/fleet.py [--devices 200] [--hz 10] [--duration 30] [--mqtt-url URL]
+    .venv/bin/python benchmarks/fleet.py [--devices 200] [--hz 10] [--duration 30]
+                                         [--mqtt-url URL --credentials credentials.json --platform CODE]
     .venv/bin/python benchmarks/fleet.py --protocol modbus|opcua [--read-hz 1]
 
 MQTT (default):
 Without --mqtt-url a private Mosquitto is started on a free port (tests/support/mosquitto.py), so the
-figure does not depend on whatever else uses the system broker. A subscriber counts the samples that
+figure does not depend on whatever else uses the system broker; with --mqtt-url, the devices and the
+counting subscriber log in with the agents' and ingest's accounts from --credentials (the devices of
+--platform must be in the registry it was written from). A subscriber counts the samples that
 actually arrive. Prints one JSON object: devices, target and achieved samples/s (broker-acknowledged and
 received), worst lag behind real time, and the CPU seconds the fleet process used.
 
@@ -38,13 +41,14 @@ from simulators.platform import build_fleet
 
 
 class Counter:
-    def __init__(self, url: str, platform: str) -> None:
+    def __init__(self, url: str, platform: str, login: tuple[str, str]) -> None:
         host, port = parse_mqtt_url(url)
         self.samples = 0
         self.messages = 0
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"bench-{os.getpid()}"
         )
+        self.client.username_pw_set(*login)
         self.client.on_message = self._on_message
         ready = threading.Event()
         self.client.on_subscribe = lambda *a: ready.set()
@@ -166,6 +170,8 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=30.0)
     ap.add_argument("--batch-seconds", type=float, default=0.5)
     ap.add_argument("--mqtt-url", default="")
+    ap.add_argument("--credentials", default=os.environ.get("PILOTSHARE_MQTT_CREDENTIALS", ""))
+    ap.add_argument("--platform", default="bench")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     if args.protocol != "mqtt":
@@ -176,20 +182,28 @@ def main() -> None:
 
     broker = None
     url = args.mqtt_url
-    if not url:
+    platform = args.platform
+    devices = build_fleet(args.devices, seed=args.seed)
+    if url:
+        if not args.credentials:
+            sys.exit("--mqtt-url needs --credentials (the credentials.json of `pilotshare mqtt credentials`)")
+        data = json.loads(Path(args.credentials).read_text())
+        ingest = (data["ingest"]["username"], data["ingest"]["password"])
+        agents = {k: (v["username"], v["password"]) for k, v in data["agents"].items()}
+    else:
         from tests.support.mosquitto import MosquittoBroker, _binary
 
         binary = _binary()
         if binary is None:
             sys.exit("no mosquitto binary; pass --mqtt-url")
         tmp = tempfile.TemporaryDirectory(prefix="bench-mosquitto-")
-        broker = MosquittoBroker(binary, Path(tmp.name))
+        broker = MosquittoBroker(binary, Path(tmp.name), agents=[f"{platform}/{d.code}" for d in devices])
         broker.start()
         url = broker.url
-    platform = "bench"
-    counter = Counter(url, platform)
+        ingest = broker.login("ingest")
+        agents = broker.fleet_credentials(platform, [d.code for d in devices])
+    counter = Counter(url, platform, ingest)
     try:
-        devices = build_fleet(args.devices, seed=args.seed)
         opts = FleetOptions(
             hz=args.hz,
             duration=args.duration,
@@ -198,7 +212,7 @@ def main() -> None:
             progress_every=10,
         )
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-        summary = run_mqtt(devices, platform, url, opts).summary()
+        summary = run_mqtt(devices, platform, url, opts, credentials=agents).summary()
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
         deadline = time.monotonic() + 10
         while counter.samples < summary["samples_published"] and time.monotonic() < deadline:

@@ -275,7 +275,11 @@ class Agent:
                 elif kind == "disconnected":
                     pub.on_disconnected(item[1])
                 elif kind == "connect_failed":
-                    log.warning("mqtt broker refused the connection: %s", item[1])
+                    log.warning(
+                        "mqtt broker refused the connection: %s (mqtt.username %r; docs/security.md)",
+                        item[1],
+                        self.settings.mqtt.username,
+                    )
                 elif kind == "message" and item[1] == pub.topics["cmd"]:
                     async with self._driver_lock:
                         ack = await commands.execute(self.driver, item[2], CALL_TIMEOUT_S)

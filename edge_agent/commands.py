@@ -1,5 +1,9 @@
 """``cmd`` messages from the platform (interlock and setpoints) → the instrument → ``cmd/ack``.
 
+Only the backend's account may publish to ``cmd`` (the broker's ACL, docs/security.md); on top of that a
+command must name the booking or user it is sent for and must not have expired, so a command held back
+and delivered late (a broker that queued it, a clock far behind) is refused, not obeyed.
+
 Every command gets exactly one ack. A payload that is not a valid command still gets one, with
 ``ok: false`` and the validation message (using its ``id`` when one can be read), so the sender learns
 what was wrong; nothing here raises into the agent.
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import Any
 
 from edge_agent.drivers import CommandRefused, Driver, DriverError
@@ -38,6 +43,9 @@ def parse_command(payload: bytes) -> Command | CommandAck:
     except PayloadError as exc:
         return CommandAck(id=_id_of(payload), ok=False, error=str(exc))
     assert isinstance(cmd, Command)
+    refusal = cmd.refusal(time.time_ns())
+    if refusal is not None:
+        return CommandAck(id=cmd.id, ok=False, error=refusal)
     if cmd.action == "setpoint" and not cmd.args:
         return CommandAck(id=cmd.id, ok=False, error="setpoint needs args {name: value}")
     if cmd.action in ("lock", "unlock") and cmd.args:

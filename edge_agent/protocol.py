@@ -266,12 +266,36 @@ class Event(_Payload):
 CommandAction = Literal["lock", "unlock", "setpoint"]
 
 
+class OnBehalfOf(_Payload):
+    """Whose authority a command carries: the booking it serves, or the user who sent it."""
+
+    booking: StrictInt | StrictStr | None = None
+    user: StrictInt | StrictStr | None = None
+
+
 class Command(_Payload):
-    """``lock`` / ``unlock`` take no args; ``setpoint`` takes ``{signal name: value}``."""
+    """``lock`` / ``unlock`` take no args; ``setpoint`` takes ``{signal name: value}``.
+
+    ``on_behalf_of`` and ``expires`` are optional in the payload so that older senders still parse, but an
+    edge agent executes a command only when both are there and it has not expired (:meth:`refusal`).
+    """
 
     id: str = Field(min_length=1, max_length=128)
     action: CommandAction
     args: dict[str, Any] = Field(default_factory=dict)
+    on_behalf_of: OnBehalfOf | None = None
+    expires: Timestamp | None = None
+
+    def refusal(self, now_ns: int) -> str | None:
+        """Why an agent must not execute this command now, or None when it may."""
+        who = self.on_behalf_of
+        if who is None or (who.booking is None and who.user is None):
+            return "on_behalf_of: name the booking or the user this command is sent for"
+        if self.expires is None:
+            return "expires: a command must say until when it is valid"
+        if to_epoch_ns(self.expires) <= now_ns:
+            return f"expired at {self.expires}"
+        return None
 
 
 class CommandAck(_Payload):

@@ -86,8 +86,7 @@ class Publisher:
             clean_session=True,
         )
         client.will_set(self.topics["status"], protocol.LAST_WILL, qos=protocol.QOS, retain=True)
-        if m.username:
-            client.username_pw_set(m.username, m.password)
+        client.username_pw_set(m.username, m.password)
         if m.uses_tls:
             tls = m.tls
             client.tls_set(

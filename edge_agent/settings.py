@@ -61,16 +61,21 @@ class TlsSettings(_Section):
     insecure: bool = False
 
 
+#: Longest wait between two attempts to reach the broker: an outage must not cost more than this on recovery.
+RECONNECT_CAP_S = 10.0
+
+
 class MqttSettings(_Section):
     url: str = "mqtt://127.0.0.1:1883"
-    username: str | None = None
-    password: str | None = None
+    #: the agent's own account; the broker refuses anonymous clients (``pilotshare mqtt credentials``)
+    username: str = Field(min_length=1)
+    password: str = Field(min_length=1)
     tls: TlsSettings | None = None
     keepalive_s: int = Field(30, ge=5, le=3600)
     #: MQTT client id; the agent id when empty
     client_id: str | None = None
-    reconnect_min_s: float = Field(1.0, gt=0)
-    reconnect_max_s: float = Field(30.0, gt=0)
+    reconnect_min_s: float = Field(1.0, gt=0, le=RECONNECT_CAP_S)
+    reconnect_max_s: float = Field(3.0, gt=0, le=RECONNECT_CAP_S)
     #: telemetry/event messages handed to the broker and not yet acknowledged, at most
     max_inflight: int = Field(50, ge=1, le=1000)
 
@@ -270,7 +275,7 @@ class AgentSettings(_Section):
     agent_id: str = Field(min_length=1, max_length=128)
     platform: Code
     resource: Code
-    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    mqtt: MqttSettings
     device: DeviceSettings
     sampling: SamplingSettings = Field(default_factory=SamplingSettings)
     buffer: BufferSettings = Field(default_factory=BufferSettings)

@@ -16,6 +16,8 @@ from typing import Annotated
 import typer
 
 DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
+#: where `make demo` keeps the broker's accounts (PILOTSHARE_MQTT_CREDENTIALS in backend/settings.py)
+DEFAULT_CREDENTIALS = Path(".var/mqtt/credentials.json")
 
 
 def simulate(
@@ -30,6 +32,14 @@ def simulate(
         str,
         typer.Option("--mqtt-url", envvar="PILOTSHARE_MQTT_URL", help="broker, e.g. mqtt://127.0.0.1:1883"),
     ] = DEFAULT_MQTT_URL,
+    credentials: Annotated[
+        Path,
+        typer.Option(
+            "--credentials",
+            envvar="PILOTSHARE_MQTT_CREDENTIALS",
+            help="mqtt: credentials.json of `pilotshare mqtt credentials`; each device logs in as its agent",
+        ),
+    ] = DEFAULT_CREDENTIALS,
     platform: Annotated[str, typer.Option("--platform", help="platform code in MQTT topics")] = "jinan-bio",
     platform_file: Annotated[
         Path | None, typer.Option("--platform-file", help="platform JSON (default: the demo platform)")
@@ -96,7 +106,18 @@ def simulate(
         if usage_out is not None:
             usage_out.write_text(json.dumps(plan.to_json(), indent=1), encoding="utf-8")
     if protocol == "mqtt":
-        result = run_mqtt(fleet, platform, mqtt_url, opts, usage)
+        from simulators.mqtt_link import CredentialsError, load_credentials
+
+        try:
+            accounts = load_credentials(credentials)
+        except CredentialsError as exc:
+            typer.echo(f"error: --credentials: {exc}", err=True)
+            raise typer.Exit(2) from None
+        try:
+            result = run_mqtt(fleet, platform, mqtt_url, opts, usage, credentials=accounts)
+        except (CredentialsError, ConnectionError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
     else:
         result = asyncio.run(
             serve_fleet(fleet, protocol, opts, host, base_port or None, usage, per_server=per_server)

@@ -22,7 +22,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,10 +163,12 @@ def run_mqtt(
     opts: FleetOptions,
     usage: list[UsageAction] | None = None,
     progress: Progress = _stderr,
+    credentials: Mapping[str, tuple[str, str]] | None = None,
 ) -> FleetResult:
+    """Publish the fleet over MQTT, each device logged in with its own account from ``credentials``."""
     from simulators.mqtt_link import MqttFleetLink
 
-    link = MqttFleetLink(devices, platform, mqtt_url)
+    link = MqttFleetLink(devices, platform, mqtt_url, credentials)
     # Signals are caught before the births go out: a SIGTERM right after them still ends cleanly.
     with _Stop() as stop:
         progress(f"connecting {len(devices)} devices to {mqtt_url} ...")

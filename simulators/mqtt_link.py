@@ -18,7 +18,9 @@ import logging
 import selectors
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -29,6 +31,38 @@ from edge_agent import protocol
 from simulators.devices.base import Device, DeviceError
 
 log = logging.getLogger(__name__)
+
+
+#: Longest wait between two attempts to reach the broker (the same cap as the edge agent's).
+RECONNECT_MAX_S = 3.0
+
+#: ``"platform/resource"`` -> (username, password), the ``agents`` of ``credentials.json``
+Credentials = Mapping[str, tuple[str, str]]
+
+
+class CredentialsError(ValueError):
+    """A credentials file that cannot be used; the message names the file and what is wrong."""
+
+
+def load_credentials(path: Path) -> dict[str, tuple[str, str]]:
+    """The agents' accounts from the ``credentials.json`` that ``pilotshare mqtt credentials`` writes."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CredentialsError(f"{path}: cannot read ({exc.strerror})") from None
+    except ValueError as exc:
+        raise CredentialsError(f"{path}: not valid JSON ({exc})") from None
+    agents = data.get("agents") if isinstance(data, dict) else None
+    if not isinstance(agents, dict):
+        raise CredentialsError(f"{path}: no 'agents' object (write it with `pilotshare mqtt credentials`)")
+    out: dict[str, tuple[str, str]] = {}
+    for key, account in agents.items():
+        username = account.get("username") if isinstance(account, dict) else None
+        password = account.get("password") if isinstance(account, dict) else None
+        if not isinstance(username, str) or not isinstance(password, str):
+            raise CredentialsError(f"{path}: agents[{key!r}] needs a username and a password")
+        out[key] = (username, password)
+    return out
 
 
 def parse_mqtt_url(url: str) -> tuple[str, int]:
@@ -63,10 +97,26 @@ class DeviceLink:
 class MqttFleetLink:
     """Connections for a fleet of devices, served by :meth:`poll` from the caller's thread."""
 
-    def __init__(self, devices: list[Device], platform: str, url: str, keepalive: int = 30) -> None:
+    def __init__(
+        self,
+        devices: list[Device],
+        platform: str,
+        url: str,
+        credentials: Credentials | None = None,
+        keepalive: int = 30,
+    ) -> None:
         self.host, self.port = parse_mqtt_url(url)
         self.platform = protocol.check_code(platform, "platform")
         self.keepalive = keepalive
+        if credentials is not None:
+            missing = [d.code for d in devices if f"{self.platform}/{d.code}" not in credentials]
+            if missing:
+                raise CredentialsError(
+                    f"no broker account for {len(missing)} device(s) of {self.platform}, first {missing[:3]}:"
+                    " only resources in the registry have one (seed them, then `pilotshare mqtt credentials`)"
+                )
+        self.credentials = credentials
+        self.refused: str | None = None
         self.links = [self._make_link(d) for d in devices]
         self.messages_published = 0
         self.commands_handled = 0
@@ -83,6 +133,8 @@ class MqttFleetLink:
         client.max_queued_messages_set(0)
         client.max_inflight_messages_set(100)
         topics = {ch.value: protocol.topic(self.platform, device.code, ch) for ch in protocol.Channel}
+        if self.credentials is not None:
+            client.username_pw_set(*self.credentials[f"{self.platform}/{device.code}"])
         client.will_set(topics["status"], protocol.LAST_WILL, qos=protocol.QOS, retain=True)
         link = DeviceLink(device, self.platform, client, agent, topics)
         client.user_data_set(link)
@@ -97,6 +149,12 @@ class MqttFleetLink:
             self._try_connect(link)
         deadline = time.monotonic() + timeout
         while not all(link.connected for link in self.links):
+            if self.refused is not None:
+                how = "with the accounts given" if self.credentials is not None else "without an account"
+                raise ConnectionError(
+                    f"MQTT broker {self.host}:{self.port} refused the connection {how}: {self.refused}"
+                    " (--credentials, docs/security.md)"
+                )
             if time.monotonic() > deadline:
                 missing = [link.device.code for link in self.links if not link.connected]
                 raise ConnectionError(
@@ -115,13 +173,14 @@ class MqttFleetLink:
         except OSError as exc:
             log.warning("connect %s failed: %s; retry in %.0f s", link.agent, exc, link.backoff)
             link.next_reconnect = time.monotonic() + link.backoff
-            link.backoff = min(30.0, link.backoff * 2)
+            link.backoff = min(RECONNECT_MAX_S, link.backoff * 2)
 
     # ------------------------------------------------------------------ callbacks (queue work only)
 
     def _on_connect(self, client: mqtt.Client, link: DeviceLink, flags: Any, rc: Any, props: Any) -> None:
         if rc.is_failure:
             log.warning("%s: broker refused connection: %s", link.agent, rc)
+            self.refused = str(rc)
             return
         link.connected = True
         link.backoff = 1.0
@@ -204,6 +263,8 @@ class MqttFleetLink:
                 cmd = link.commands.popleft()
                 if isinstance(cmd, tuple):
                     ack = protocol.CommandAck(id=cmd[0], ok=False, error=cmd[1])
+                elif (refusal := cmd.refusal(time.time_ns())) is not None:
+                    ack = protocol.CommandAck(id=cmd.id, ok=False, error=refusal)
                 else:
                     try:
                         link.device.handle_command(cmd.action, cmd.args)

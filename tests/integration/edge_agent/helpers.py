@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge_agent import protocol
+from tests.support.mosquitto import MosquittoBroker
 
 
 @dataclass
@@ -22,9 +23,12 @@ class Received:
 
 @dataclass
 class Recorder:
-    """A QoS 1 subscriber with a persistent session, so nothing is missed across a broker restart."""
+    """A QoS 1 subscriber with a persistent session, so nothing is missed across a broker restart.
 
-    url: str
+    It reads with ingest's account (the only one that reads everything) and sends commands with the
+    backend's (the only one allowed to)."""
+
+    broker: MosquittoBroker
     messages: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     client: Any = None
@@ -34,10 +38,10 @@ class Recorder:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
-        host, port = self.url.removeprefix("mqtt://").split(":")
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"rec-{uuid.uuid4().hex[:8]}", clean_session=False
         )
+        client.username_pw_set(*self.broker.login("ingest"))
         client.reconnect_delay_set(1, 1)
 
         def on_connect(c: Any, u: Any, f: Any, rc: Any, p: Any) -> None:
@@ -58,7 +62,7 @@ class Recorder:
         client.on_message = on_message
         client.on_subscribe = on_subscribe
         client.on_disconnect = on_disconnect
-        client.connect(host, int(port))
+        client.connect(self.broker.host, self.broker.port)
         client.loop_start()
         self.client = client
         return self
@@ -84,8 +88,12 @@ class Recorder:
     def sample_ts(self) -> set[int]:
         return {s.ts_ns for t in self.telemetry() for s in t.samples}
 
-    def publish(self, topic: str, payload: bytes) -> None:
-        self.client.publish(topic, payload, qos=1)
+    def publish(self, topic: str, payload: bytes, who: str = "backend") -> None:
+        sender = self.broker.client(who)
+        try:
+            sender.publish(topic, payload)
+        finally:
+            sender.close()
 
 
 async def until(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:

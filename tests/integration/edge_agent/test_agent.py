@@ -20,7 +20,7 @@ from simulators.devices.base import Device
 from simulators.servers.modbus import ModbusDeviceServer, register_map
 from simulators.servers.opcua import NAMESPACE, OpcUaDeviceServer
 from tests.integration.edge_agent.helpers import Recorder, until
-from tests.support.mosquitto import MosquittoBroker, free_port
+from tests.support.mosquitto import MosquittoBroker, authorized_command, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -74,14 +74,21 @@ def opcua_section(device: Device, endpoint: str) -> dict[str, Any]:
 
 
 def settings_for(
-    tmp_path: Path, url: str, resource: str, device: dict[str, Any], hz: float = 20, agent_id: str = "edge-t"
+    tmp_path: Path,
+    broker: MosquittoBroker,
+    resource: str,
+    device: dict[str, Any],
+    hz: float = 20,
+    agent_id: str = "edge-t",
 ) -> AgentSettings:
+    username, password = broker.login(f"{PLATFORM}/{resource}")
+    mqtt = {"url": broker.url, "username": username, "password": password}
     return parse_settings(
         {
             "agent_id": agent_id,
             "platform": PLATFORM,
             "resource": resource,
-            "mqtt": {"url": url, "reconnect_min_s": 1, "reconnect_max_s": 1},
+            "mqtt": {**mqtt, "reconnect_min_s": 1, "reconnect_max_s": 1},
             "device": {**device, "reconnect_min_s": 0.1, "reconnect_max_s": 0.5},
             "sampling": {"hz": hz, "batch_interval_s": 0.2},
             "buffer": {"dir": str(tmp_path / "buffer")},
@@ -116,10 +123,17 @@ def ack_for(rec: Recorder, cmd_id: str) -> protocol.CommandAck | None:
 
 
 async def command(rec: Recorder, resource: str, payload: dict[str, Any] | bytes) -> protocol.CommandAck:
-    raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    cmd_id = payload["id"] if isinstance(payload, dict) else "unknown"
+    """Send as the backend does (a dict gets the authority the agent requires) and wait for the ack."""
+    if isinstance(payload, bytes):
+        raw = payload
+    else:
+        authority = json.loads(authorized_command("x", "lock"))
+        granted = {"on_behalf_of": authority["on_behalf_of"], "expires": authority["expires"]}
+        raw = json.dumps({**granted, **payload}).encode()
+    sent = json.loads(raw)
+    cmd_id = sent.get("id", "unknown") if isinstance(sent, dict) else "unknown"
     before = len([a for a in rec.on("cmd/ack") if a.id == cmd_id])
-    rec.publish(protocol.cmd_topic(PLATFORM, resource), raw)
+    await asyncio.to_thread(rec.publish, protocol.cmd_topic(PLATFORM, resource), raw)
     acks = await until(
         lambda: [a for a in rec.on("cmd/ack") if a.id == cmd_id][before:], 10, f"ack of {cmd_id}"
     )
@@ -157,7 +171,7 @@ async def test_modbus_device_through_a_broker_outage_and_a_lock(
     section = modbus_section("fermenter", server.port)
     # a holding register read back as a field: the pH setpoint (holding 6-7, x1000)
     section["registers"].append({"name": "ph_sp", "table": "holding", "address": 6, "scale": 1000})
-    settings = settings_for(tmp_path, mosquitto.url, "F5-1", {"driver": "modbus", "modbus": section})
+    settings = settings_for(tmp_path, mosquitto, "F5-1", {"driver": "modbus", "modbus": section})
     run = Running(settings)
     agent = run.agent
     try:
@@ -222,7 +236,7 @@ async def test_opcua_device_readings_and_commands(
     ticker = asyncio.create_task(tick(device, server))
     settings = settings_for(
         tmp_path,
-        mosquitto.url,
+        mosquitto,
         "SD-1",
         {"driver": "opcua", "opcua": opcua_section(device, server.endpoint)},
         hz=10,
@@ -258,7 +272,7 @@ async def test_buffer_survives_an_agent_restart_while_the_broker_is_down(
     tmp_path: Path, mosquitto: MosquittoBroker, recorder: Recorder
 ) -> None:
     sim = {"driver": "sim", "sim": {"device_type": "furnace", "code": "TF-1", "speed": 10}}
-    settings = settings_for(tmp_path, mosquitto.url, "TF-1", sim)
+    settings = settings_for(tmp_path, mosquitto, "TF-1", sim)
     await asyncio.to_thread(mosquitto.stop)
     first = Running(settings)
     await until(lambda: first.agent.stats.messages_buffered >= 4, what="buffered batches")
@@ -287,9 +301,8 @@ async def test_instrument_drop_is_reported_and_recovered(
     port = free_port()
     server = ModbusDeviceServer(device, port=port)
     await server.start()
-    settings = settings_for(
-        tmp_path, mosquitto.url, "HPLC-1", {"driver": "modbus", "modbus": modbus_section("hplc", port)}
-    )
+    modbus = {"driver": "modbus", "modbus": modbus_section("hplc", port)}
+    settings = settings_for(tmp_path, mosquitto, "HPLC-1", modbus)
     run = Running(settings)
     try:
         await until(lambda: len(recorder.telemetry()) >= 2, what="telemetry")
@@ -310,3 +323,26 @@ async def test_instrument_drop_is_reported_and_recovered(
     finally:
         await run.finish()
         await server.stop()
+
+
+async def test_only_the_backends_unexpired_commands_are_obeyed(
+    tmp_path: Path, mosquitto: MosquittoBroker, recorder: Recorder
+) -> None:
+    sim = {"driver": "sim", "sim": {"device_type": "furnace", "code": "TF-3"}}
+    run = Running(settings_for(tmp_path, mosquitto, "TF-3", sim))
+    topic = protocol.cmd_topic(PLATFORM, "TF-3")
+    try:
+        await until(lambda: recorder.on("status"), what="birth")
+        # strangers: another instrument's agent, and ingest; the broker drops their commands
+        for who in (f"{PLATFORM}/TF-4", "ingest"):
+            await asyncio.to_thread(recorder.publish, topic, authorized_command(f"from-{who}", "lock"), who)
+        expired = await command(recorder, "TF-3", authorized_command("late", "lock", valid_s=-5))
+        assert expired.ok is False and "expired" in (expired.error or "")
+        anonymous = await command(recorder, "TF-3", protocol.Command(id="who", action="lock").to_json())
+        assert anonymous.ok is False and "on_behalf_of" in (anonymous.error or "")
+        ok = await command(recorder, "TF-3", authorized_command("mine", "lock"))
+        assert ok.ok
+        # acks come in order: had a stranger's command reached the agent, its ack would be here by now
+        assert {a.id for a in recorder.on("cmd/ack")} == {"late", "who", "mine"}
+    finally:
+        await run.finish()

@@ -23,7 +23,8 @@ async def test_a_full_buffer_drops_oldest_first_and_says_so(tmp_path: Path) -> N
             "agent_id": "edge-cap",
             "platform": "jinan-bio",
             "resource": "TF-2",
-            "mqtt": {"url": f"mqtt://127.0.0.1:{free_port()}"},  # nobody listens: a broker that is down
+            # nobody listens: a broker that is down
+            "mqtt": {"url": f"mqtt://127.0.0.1:{free_port()}", "username": "agent/p/r", "password": "pw"},
             "device": {"driver": "sim", "sim": {"device_type": "furnace", "code": "TF-2"}},
             "sampling": {"hz": 50, "batch_interval_s": 0.1},
             "buffer": {"dir": str(tmp_path), "max_mb": 0.01},  # ~10 kB: a few batches

@@ -28,9 +28,11 @@ def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
 
 def test_runs_until_sigterm_and_leaves_an_offline_status(tmp_path: Path, recorder: Recorder) -> None:
     cfg = tmp_path / "agent.toml"
+    username, password = recorder.broker.login("jinan-bio/TF-9")
     cfg.write_text(
         f'agent_id = "edge-cli"\nplatform = "jinan-bio"\nresource = "TF-9"\n'
-        f'[mqtt]\nurl = "{recorder.url}"\n[device]\ndriver = "sim"\n[device.sim]\ndevice_type = "furnace"\n'
+        f'[mqtt]\nurl = "{recorder.broker.url}"\nusername = "{username}"\npassword = "{password}"\n'
+        f'[device]\ndriver = "sim"\n[device.sim]\ndevice_type = "furnace"\n'
         f'[sampling]\nhz = 10\nbatch_interval_s = 0.2\n[buffer]\ndir = "{tmp_path / "buf"}"\n'
     )
     proc = subprocess.Popen(

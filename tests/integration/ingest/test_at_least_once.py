@@ -47,10 +47,12 @@ def test_messages_not_written_before_a_crash_are_written_by_the_next_ingest(
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", 0))
     dead = InfluxClient(f"http://127.0.0.1:{blocker.getsockname()[1]}", db, timeout=0.5)
-    first = Ingest(mosquitto.url, engine, InfluxWriter(dead, backoff_max=0.2), client_id=client_id)
+    ingest_url = mosquitto.url_as("ingest")
+    first = Ingest(ingest_url, engine, InfluxWriter(dead, backoff_max=0.2), client_id=client_id)
     first.start()
     assert first.wait_connected(10)
     pub = mqtt.Client(CallbackAPIVersion.VERSION2)
+    pub.username_pw_set(*mosquitto.login("jinan-bio/F5-1"))
     pub.connect(mosquitto.host, mosquitto.port)
     pub.loop_start()
     for i in range(100):
@@ -75,7 +77,7 @@ def test_messages_not_written_before_a_crash_are_written_by_the_next_ingest(
 
     live = InfluxClient(influxdb_module.url, db)
     live.ensure_database()
-    second = Ingest(mosquitto.url, engine, InfluxWriter(live, flush_seconds=0.05), client_id=client_id)
+    second = Ingest(ingest_url, engine, InfluxWriter(live, flush_seconds=0.05), client_id=client_id)
     second.start()
     try:
         deadline = time.monotonic() + 30

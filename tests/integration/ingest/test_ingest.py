@@ -47,6 +47,7 @@ class Stack:
 
     def publish(self, topic: str, payload: bytes | dict[str, Any], retain: bool = False) -> None:
         pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-pub-{uuid.uuid4().hex[:6]}")
+        pub.username_pw_set(*self.broker.login_for(topic))
         pub.connect(self.broker.host, self.broker.port)
         pub.loop_start()
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
@@ -76,7 +77,7 @@ def stack(
         database_url=database_url,
         secret_key="test-secret-key-0123456789-abcdefghijkl",
         background_seconds=0,
-        mqtt_url=mosquitto_module.url,
+        mqtt_url=mosquitto_module.url_as("ingest"),
         influx_url=influxdb_module.url,
         influx_db=f"ps_{uuid.uuid4().hex[:8]}",
     )
@@ -162,6 +163,7 @@ def test_birth_and_last_will_flip_the_connection(stack: Stack) -> None:
     topic = status_topic(PLATFORM, "HPLC-1")
     agent = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="hplc-agent")
     agent.will_set(topic, LAST_WILL, qos=1, retain=True)
+    agent.username_pw_set(*stack.broker.login_for(topic))
     agent.connect(stack.broker.host, stack.broker.port)
     agent.loop_start()
     since = rfc3339()

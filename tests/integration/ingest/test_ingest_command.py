@@ -41,7 +41,7 @@ def test_ingest_command_writes_and_stops_cleanly_on_sigterm(
     env = {
         **os.environ,
         "PILOTSHARE_DATABASE_URL": url,
-        "PILOTSHARE_MQTT_URL": mosquitto.url,
+        "PILOTSHARE_MQTT_URL": mosquitto.url_as("ingest"),
         "PILOTSHARE_INFLUX_URL": influxdb_module.url,
         "PILOTSHARE_INFLUX_DB": db,
     }
@@ -58,6 +58,7 @@ def test_ingest_command_writes_and_stops_cleanly_on_sigterm(
             {"ts": (t0 + timedelta(seconds=i)).isoformat(), "fields": {"temp_c": 20.5}} for i in range(50)
         ]
         pub = mqtt.Client(CallbackAPIVersion.VERSION2)
+        pub.username_pw_set(*mosquitto.login("jinan-bio/F5-1"))
         pub.connect(mosquitto.host, mosquitto.port)
         pub.loop_start()
         deadline = time.monotonic() + 30

@@ -64,17 +64,27 @@ def every(start: float, end: float, state: str, step: float = 30) -> list[tuple[
 
 
 class Publisher:
+    """Publishes each message as the agent that owns its topic (the broker allows nobody else)."""
+
     def __init__(self, broker: MosquittoBroker) -> None:
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"usage-pub-{uuid.uuid4().hex[:6]}")
-        self.client.connect(broker.host, broker.port)
-        self.client.loop_start()
+        self.broker = broker
+        self.clients: dict[tuple[str, str], mqtt.Client] = {}
 
     def send(self, topic: str, payload: bytes, retain: bool = False) -> None:
-        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+        login = self.broker.login_for(topic)
+        client = self.clients.get(login)
+        if client is None:
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"usage-pub-{uuid.uuid4().hex[:6]}")
+            client.username_pw_set(*login)
+            client.connect(self.broker.host, self.broker.port)
+            client.loop_start()
+            self.clients[login] = client
+        client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        for client in self.clients.values():
+            client.disconnect()
+            client.loop_stop()
 
 
 def resource_id(engine: Engine, code: str) -> int:
@@ -126,7 +136,7 @@ def stack(
     database_url: str, influxdb_module: InfluxServer, mosquitto_module: MosquittoBroker
 ) -> Iterator[Stack]:
     upgrade(database_url)
-    settings = Settings(database_url=database_url, mqtt_url=mosquitto_module.url)
+    settings = Settings(database_url=database_url, mqtt_url=mosquitto_module.url_as("ingest"))
     engine = make_engine(settings)
     with unit_of_work(engine) as session:
         logins = {login.role: login for login in seed_demo(session)}
@@ -136,7 +146,7 @@ def stack(
     influx = InfluxClient(influxdb_module.url, f"usage_{uuid.uuid4().hex[:8]}")
     influx.ensure_database()
     ingest = Ingest(
-        mosquitto_module.url,
+        mosquitto_module.url_as("ingest"),
         engine,
         InfluxWriter(influx, flush_seconds=0.05),
         client_id=f"ingest-{uuid.uuid4().hex[:6]}",
@@ -281,7 +291,8 @@ def test_a_batch_the_broker_sends_again_after_an_ingest_died_adds_no_session(
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", 0))
     dead = InfluxClient(f"http://127.0.0.1:{blocker.getsockname()[1]}", db, timeout=0.5)
-    first = Ingest(mosquitto.url, stack.engine, InfluxWriter(dead, backoff_max=0.2), client_id=client_id)
+    ingest_url = mosquitto.url_as("ingest")
+    first = Ingest(ingest_url, stack.engine, InfluxWriter(dead, backoff_max=0.2), client_id=client_id)
     first.start()
     assert first.wait_connected(10)
     topic = telemetry_topic(PLATFORM, "SD-1")
@@ -309,9 +320,7 @@ def test_a_batch_the_broker_sends_again_after_an_ingest_died_adds_no_session(
         sock.close()
 
         live.ensure_database()
-        second = Ingest(
-            mosquitto.url, stack.engine, InfluxWriter(live, flush_seconds=0.05), client_id=client_id
-        )
+        second = Ingest(ingest_url, stack.engine, InfluxWriter(live, flush_seconds=0.05), client_id=client_id)
         second.start()
         eventually(lambda: _count(influxdb_module, db) == samples, timeout=30, what="the redelivery")
         assert second.stats.messages >= len(messages)

@@ -1,1 +1,1 @@
-from tests.support.mosquitto import mosquitto, mosquitto_url  # noqa: F401  (fixtures by name)
+from tests.support.mosquitto import mosquitto  # noqa: F401  (fixtures by name)

@@ -19,30 +19,33 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent import protocol
 from simulators.fleet import FleetOptions, run_mqtt
-from simulators.mqtt_link import parse_mqtt_url
 from simulators.platform import build_fleet
+from tests.support.mosquitto import BrokerClient, MosquittoBroker, authorized_command
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 REPO = Path(__file__).resolve().parents[3]
 
 
 class Recorder:
-    """A subscriber that keeps every message, for assertions."""
+    """A subscriber (ingest's account: it reads everything) that keeps every message, for assertions;
+    it sends commands with the backend's account."""
 
-    def __init__(self, url: str, topic: str) -> None:
-        host, port = parse_mqtt_url(url)
+    def __init__(self, broker: MosquittoBroker, topic: str) -> None:
+        self.broker = broker
         self.messages: list[tuple[str, bytes, bool]] = []
         self.lock = threading.Lock()
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"rec-{uuid.uuid4()}"
         )
+        self.client.username_pw_set(*broker.login("ingest"))
         self.client.on_message = self._on_message
         subscribed = threading.Event()
         self.client.on_subscribe = lambda *a: subscribed.set()
-        self.client.connect(host, port)
+        self.client.connect(broker.host, broker.port)
         self.client.subscribe(topic, qos=1)
         self.client.loop_start()
         assert subscribed.wait(5)
+        self.backend: BrokerClient | None = None
 
     def _on_message(self, client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         with self.lock:
@@ -61,36 +64,52 @@ class Recorder:
         return False
 
     def publish(self, topic: str, payload: bytes) -> None:
-        self.client.publish(topic, payload, qos=1).wait_for_publish(5)
+        if self.backend is None:
+            self.backend = self.broker.client("backend")
+        self.backend.publish(topic, payload)
 
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+        if self.backend is not None:
+            self.backend.close()
 
 
-def test_fleet_publishes_contract_payloads_and_answers_commands(mosquitto_url: str) -> None:
-    rec = Recorder(mosquitto_url, "pilotshare/v1/itest/#")
+def env_for(broker: MosquittoBroker, platform: str, devices: int) -> dict[str, str]:
+    """The environment of a `simulate` process whose devices have accounts on ``broker``."""
+    broker.fleet_credentials(platform, [d.code for d in build_fleet(devices)])
+    return {
+        **os.environ,
+        "PILOTSHARE_MQTT_URL": broker.url,
+        "PILOTSHARE_MQTT_CREDENTIALS": str(broker.credentials_path),
+        "PYTHONPATH": str(REPO),
+    }
+
+
+def test_fleet_publishes_contract_payloads_and_answers_commands(mosquitto: MosquittoBroker) -> None:
+    rec = Recorder(mosquitto, "pilotshare/v1/itest/#")
     devices = build_fleet(4, seed=1)
+    accounts = mosquitto.fleet_credentials("itest", [d.code for d in devices])
     opts = FleetOptions(hz=10, duration=3.0, batch_seconds=0.25, seed=1, progress_every=100)
     result: dict[str, Any] = {}
     runner = threading.Thread(
         target=lambda: result.update(
-            run_mqtt(devices, "itest", mosquitto_url, opts, progress=lambda m: None).summary()
+            run_mqtt(
+                devices, "itest", mosquitto.url, opts, progress=lambda m: None, credentials=accounts
+            ).summary()
         )
     )
     runner.start()
     try:
         assert rec.wait_for(lambda: len(rec.on("status")) >= 4), "no birth messages"
         cmd_topic = protocol.cmd_topic("itest", "F5-1")
-        rec.publish(cmd_topic, protocol.Command(id="c1", action="lock").to_json())
-        rec.publish(
-            cmd_topic, protocol.Command(id="c2", action="setpoint", args={"temperature_sp_c": 300}).to_json()
-        )
+        rec.publish(cmd_topic, authorized_command("c1", "lock"))
+        rec.publish(cmd_topic, authorized_command("c2", "setpoint", {"temperature_sp_c": 300}))
         rec.publish(cmd_topic, b'{"id": "c3", "action": "explode"}')
-        rec.publish(
-            cmd_topic, protocol.Command(id="c4", action="setpoint", args={"temperature_sp_c": 30}).to_json()
-        )
-        assert rec.wait_for(lambda: len(rec.on("cmd/ack")) >= 4)
+        rec.publish(cmd_topic, authorized_command("c4", "setpoint", {"temperature_sp_c": 30}))
+        rec.publish(cmd_topic, protocol.Command(id="c5", action="unlock").to_json())  # no authority
+        rec.publish(cmd_topic, authorized_command("c6", "unlock", valid_s=-1))  # expired
+        assert rec.wait_for(lambda: len(rec.on("cmd/ack")) >= 6)
     finally:
         runner.join(30)
     assert not runner.is_alive()
@@ -99,6 +118,8 @@ def test_fleet_publishes_contract_payloads_and_answers_commands(mosquitto_url: s
     assert acks["c1"].ok and acks["c4"].ok
     assert not acks["c2"].ok and "outside" in (acks["c2"].error or "")
     assert not acks["c3"].ok and "action" in (acks["c3"].error or "")
+    assert not acks["c5"].ok and "on_behalf_of" in (acks["c5"].error or "")
+    assert not acks["c6"].ok and "expired" in (acks["c6"].error or "")
     assert devices[0].locked and devices[0].setpoints["temperature_sp_c"] == 30.0
 
     assert rec.wait_for(
@@ -128,15 +149,15 @@ def test_fleet_publishes_contract_payloads_and_answers_commands(mosquitto_url: s
     rec.close()
 
     # retained: a late subscriber still learns each device's last status
-    late = Recorder(mosquitto_url, "pilotshare/v1/itest/+/status")
+    late = Recorder(mosquitto, "pilotshare/v1/itest/+/status")
     assert late.wait_for(lambda: len(late.on("status")) == 4)
     assert all(m[2] and json.loads(m[1]) == {"state": "offline"} for m in late.on("status"))
     late.close()
 
 
-def test_killed_fleet_is_reported_offline_by_the_last_will(mosquitto_url: str, tmp_path: Path) -> None:
-    rec = Recorder(mosquitto_url, "pilotshare/v1/lwt/+/status")
-    env = {**os.environ, "PILOTSHARE_MQTT_URL": mosquitto_url, "PYTHONPATH": str(REPO)}
+def test_killed_fleet_is_reported_offline_by_the_last_will(mosquitto: MosquittoBroker) -> None:
+    rec = Recorder(mosquitto, "pilotshare/v1/lwt/+/status")
+    env = env_for(mosquitto, "lwt", 2)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -173,8 +194,8 @@ def test_killed_fleet_is_reported_offline_by_the_last_will(mosquitto_url: str, t
         rec.close()
 
 
-def test_simulate_command_prints_one_json_summary(mosquitto_url: str) -> None:
-    env = {**os.environ, "PILOTSHARE_MQTT_URL": mosquitto_url, "PYTHONPATH": str(REPO)}
+def test_simulate_command_prints_one_json_summary(mosquitto: MosquittoBroker) -> None:
+    env = env_for(mosquitto, "jinan-bio", 12)
     out = subprocess.run(
         [
             sys.executable,
@@ -203,14 +224,17 @@ def test_simulate_command_prints_one_json_summary(mosquitto_url: str) -> None:
     assert "connecting" in out.stderr
 
 
-def test_fleet_reconnects_after_a_broker_restart(mosquitto: Any) -> None:
-    rec = Recorder(mosquitto.url, "pilotshare/v1/recon/#")
+def test_fleet_reconnects_after_a_broker_restart(mosquitto: MosquittoBroker) -> None:
+    rec = Recorder(mosquitto, "pilotshare/v1/recon/#")
     devices = build_fleet(2, seed=2)
+    accounts = mosquitto.fleet_credentials("recon", [d.code for d in devices])
     opts = FleetOptions(hz=10, duration=8.0, batch_seconds=0.25, seed=2, progress_every=100)
     result: dict[str, Any] = {}
     runner = threading.Thread(
         target=lambda: result.update(
-            run_mqtt(devices, "recon", mosquitto.url, opts, progress=lambda m: None).summary()
+            run_mqtt(
+                devices, "recon", mosquitto.url, opts, progress=lambda m: None, credentials=accounts
+            ).summary()
         )
     )
     runner.start()
@@ -218,7 +242,7 @@ def test_fleet_reconnects_after_a_broker_restart(mosquitto: Any) -> None:
         assert rec.wait_for(lambda: len(rec.on("telemetry")) >= 4)
         rec.close()
         mosquitto.restart()  # same port; every connection drops
-        rec = Recorder(mosquitto.url, "pilotshare/v1/recon/#")
+        rec = Recorder(mosquitto, "pilotshare/v1/recon/#")
         # back online: a fresh (live, not retained-replay) birth per device, and telemetry flows again
         assert rec.wait_for(
             lambda: sum(json.loads(m[1])["state"] == "online" and not m[2] for m in rec.on("status")) >= 2, 15
@@ -231,7 +255,7 @@ def test_fleet_reconnects_after_a_broker_restart(mosquitto: Any) -> None:
     assert result["samples_published"] > 0
 
 
-def test_bookings_drive_usage_seen_in_telemetry(mosquitto_url: str, tmp_path: Path) -> None:
+def test_bookings_drive_usage_seen_in_telemetry(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
     now = datetime.now(UTC)
@@ -245,8 +269,8 @@ def test_bookings_drive_usage_seen_in_telemetry(mosquitto_url: str, tmp_path: Pa
     ]
     path = tmp_path / "bookings.json"
     path.write_text(json.dumps(bookings))
-    rec = Recorder(mosquitto_url, "pilotshare/v1/jinan-bio/F5-1/telemetry")
-    env = {**os.environ, "PILOTSHARE_MQTT_URL": mosquitto_url, "PYTHONPATH": str(REPO)}
+    rec = Recorder(mosquitto, "pilotshare/v1/jinan-bio/F5-1/telemetry")
+    env = env_for(mosquitto, "jinan-bio", 2)
     args = ["--devices", "2", "--hz", "10", "--duration", "7", "--bookings", str(path), "--no-show-rate", "0"]
     args += ["--late-start-rate", "0", "--overrun-rate", "0", "--unbooked-per-day", "0"]
     subprocess.run(
@@ -269,9 +293,9 @@ def test_bookings_drive_usage_seen_in_telemetry(mosquitto_url: str, tmp_path: Pa
     assert start_ns <= first_setup < max(start_ns, samples[0]["ts"]) + 200_000_000
 
 
-def test_sigterm_ends_the_fleet_cleanly_with_its_summary(mosquitto_url: str) -> None:
-    rec = Recorder(mosquitto_url, "pilotshare/v1/term/+/status")
-    env = {**os.environ, "PILOTSHARE_MQTT_URL": mosquitto_url, "PYTHONPATH": str(REPO)}
+def test_sigterm_ends_the_fleet_cleanly_with_its_summary(mosquitto: MosquittoBroker) -> None:
+    rec = Recorder(mosquitto, "pilotshare/v1/term/+/status")
+    env = env_for(mosquitto, "term", 2)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -307,17 +331,20 @@ def test_sigterm_ends_the_fleet_cleanly_with_its_summary(mosquitto_url: str) -> 
 
 
 def test_fleet_waits_for_a_broker_that_starts_late(tmp_path: Path) -> None:
-    from tests.support.mosquitto import MosquittoBroker, _binary, free_port
+    from tests.support.mosquitto import _binary, free_port
 
     binary = _binary()
     if binary is None:
         pytest.skip("no mosquitto")
-    broker = MosquittoBroker(binary, tmp_path, port=free_port())
+    devices = build_fleet(2)
+    broker = MosquittoBroker(binary, tmp_path, port=free_port(), agents=[f"late/{d.code}" for d in devices])
+    accounts = broker.fleet_credentials("late", [d.code for d in devices])
     timer = threading.Timer(1.5, broker.start)
     timer.start()
     try:
         opts = FleetOptions(hz=10, duration=1.0, progress_every=100)
-        result = run_mqtt(build_fleet(2), "late", broker.url, opts, progress=lambda m: None).summary()
+        run = run_mqtt(devices, "late", broker.url, opts, progress=lambda m: None, credentials=accounts)
+        result = run.summary()
     finally:
         timer.join()
         broker.stop()

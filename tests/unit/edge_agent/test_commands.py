@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
 
 from edge_agent.commands import UNKNOWN_ID, execute, parse_command
 from edge_agent.drivers import CommandRefused, DriverError, FieldValue
-from edge_agent.protocol import Command, CommandAck
+from edge_agent.protocol import Command, CommandAck, rfc3339
 
 
 class FakeDriver:
@@ -37,8 +38,13 @@ class FakeDriver:
         return {}
 
 
+def valid_for(seconds: float) -> str:
+    return rfc3339(time.time_ns() + int(seconds * 1e9))
+
+
 def cmd(**kw: Any) -> bytes:
-    return json.dumps(kw).encode()
+    """A command with the authority the agent requires, unless the test overrides it."""
+    return json.dumps({"on_behalf_of": {"booking": 7}, "expires": valid_for(60), **kw}).encode()
 
 
 @pytest.mark.parametrize(
@@ -51,6 +57,11 @@ def cmd(**kw: Any) -> bytes:
         (cmd(id="c2", action="setpoint"), "c2", "setpoint needs args"),
         (cmd(id="c3", action="lock", args={"x": 1}), "c3", "lock takes no args"),
         (cmd(id=42, action="lock"), "42", "id: Input should be a valid string"),
+        (cmd(id="c4", action="lock", on_behalf_of=None), "c4", "on_behalf_of: name the booking or the user"),
+        (cmd(id="c5", action="lock", on_behalf_of={}), "c5", "on_behalf_of: name the booking or the user"),
+        (cmd(id="c6", action="lock", expires=None), "c6", "expires: a command must say until when"),
+        (cmd(id="c7", action="lock", expires=valid_for(-1)), "c7", "expired at"),
+        (cmd(id="c8", action="lock", expires="tomorrow"), "c8", "expires: Value error"),
     ],
 )
 def test_bad_commands_get_an_ack_naming_the_problem(payload: bytes, ack_id: str, error: str) -> None:
@@ -99,3 +110,9 @@ async def test_an_instrument_that_never_answers_gets_a_timeout_ack() -> None:
 
     ack = await execute(Hanging(), cmd(id="h", action="lock"), timeout_s=0.05)
     assert ack.ok is False and ack.error == "instrument did not answer within 0.05 s"
+
+
+def test_a_command_on_behalf_of_a_user_within_its_validity_is_executed() -> None:
+    parsed = parse_command(cmd(id="u", action="unlock", on_behalf_of={"user": "operator@jinan-bio.demo"}))
+    assert isinstance(parsed, Command) and parsed.on_behalf_of is not None
+    assert parsed.on_behalf_of.user == "operator@jinan-bio.demo"

@@ -17,7 +17,7 @@ MODBUS: dict[str, Any] = {
     "agent_id": "edge-1",
     "platform": "jinan-bio",
     "resource": "F5-1",
-    "mqtt": {"url": "mqtt://127.0.0.1:1883"},
+    "mqtt": {"url": "mqtt://127.0.0.1:1883", "username": "agent/jinan-bio/F5-1", "password": "s3cret"},
     "device": {
         "driver": "modbus",
         "modbus": {
@@ -71,6 +71,8 @@ def test_a_good_config_has_defaults_for_the_rest() -> None:
         ("device.modbus.registers", [], "device.modbus.registers: needs at least 1 item(s)"),
         ("device.modbus.registres", [], "device.modbus.registres: unknown key"),
         ("device.modbus.registers[0].name", "time", "registers[0].name: 'time' is reserved (InfluxDB)"),
+        ("mqtt.reconnect_max_s", 30, "mqtt.reconnect_max_s: must be <= 10"),
+        ("mqtt", {"url": "mqtt://127.0.0.1:1883"}, "mqtt.username: is required; mqtt.password: is required"),
     ],
 )
 def test_errors_name_the_key_path_and_why(path: str, value: Any, expected: str) -> None:
@@ -115,7 +117,8 @@ def test_every_shipped_example_loads() -> None:
 @pytest.mark.parametrize("suffix", [".yaml", ".toml", ".json"])
 def test_files_in_each_format(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"agent{suffix}"
-    data = {"agent_id": "a", "platform": "p", "resource": "r", "device": {"driver": "sim"}}
+    mqtt = {"username": "agent/p/r", "password": "pw"}
+    data = {"agent_id": "a", "platform": "p", "resource": "r", "mqtt": mqtt, "device": {"driver": "sim"}}
     if suffix == ".yaml":
         import yaml
 
@@ -123,7 +126,10 @@ def test_files_in_each_format(tmp_path: Path, suffix: str) -> None:
     elif suffix == ".json":
         path.write_text(json.dumps(data))
     else:
-        path.write_text('agent_id = "a"\nplatform = "p"\nresource = "r"\n[device]\ndriver = "sim"\n')
+        path.write_text(
+            'agent_id = "a"\nplatform = "p"\nresource = "r"\n[device]\ndriver = "sim"\n'
+            '[mqtt]\nusername = "agent/p/r"\npassword = "pw"\n'
+        )
     s = load_settings(path)
     assert s.device.sim is not None and s.device.sim.device_type == "fermenter"
 
