@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Debian packages PilotShare runs against: Mosquitto, InfluxDB 1.x, PostgreSQL.
+# Debian packages PilotShare runs against: Mosquitto, InfluxDB 1.x, PostgreSQL (and openssl for TLS).
 # Installs what is missing when run as root; otherwise says what to install. Then makes sure
 # the machine's PostgreSQL answers on 127.0.0.1:5432 (tests create their own databases in it).
 set -euo pipefail
@@ -8,6 +8,7 @@ missing=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || missing+=(influxdb influxdb-client)
 command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql postgresql-contrib)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # scripts/broker-tls.sh
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -106,8 +106,11 @@ class MosquittoBroker:
         host: str = "127.0.0.1",
         port: int | None = None,
         agents: Iterable[str] = (),
+        listener: Path | None = None,
     ) -> None:
         self.binary = binary
+        #: a listener block to use instead of the plain one, e.g. the listener.conf of scripts/broker-tls.sh
+        self.listener = listener
         self.workdir = workdir
         self.host = host
         self.port = port or free_port(host)
@@ -203,7 +206,7 @@ class MosquittoBroker:
         """A connected client logged in as ``who`` (None: anonymous, which must fail)."""
         return BrokerClient(self, who, client_id)
 
-    def _log(self) -> str:
+    def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def _write_files(self) -> None:
@@ -215,10 +218,11 @@ class MosquittoBroker:
     def _write_config(self) -> Path:
         self._write_files()
         conf = self.workdir / "mosquitto.conf"
+        plain = f"listener {self.port} {self.host}"
         conf.write_text(
             "\n".join(
                 [
-                    f"listener {self.port} {self.host}",
+                    self.listener.read_text() if self.listener else plain,
                     f"log_dest file {self.log_path}",
                     "log_type error",
                     "log_type warning",
@@ -243,7 +247,7 @@ class MosquittoBroker:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"mosquitto exited with {self.proc.returncode}: {err} {self._log()}")
+                raise RuntimeError(f"mosquitto exited with {self.proc.returncode}: {err} {self.log()}")
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.2):
                     return
