@@ -1,0 +1,151 @@
+"""Nothing acknowledged is lost (docs/ingest.md, "Nothing lost"), under the broker configuration every
+shipped broker runs with (backend/domain/broker.py): a simulated fleet publishes while `pilotshare ingest`
+is killed and comes back a minute later, and every sample it published is in InfluxDB.
+
+Mosquitto's default of 1,000 queued messages per client would have dropped most of this outage: the fleet
+sends about 40 messages a second, so a minute is 2,400 of them for ingest's session to keep.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend.db import make_engine, unit_of_work
+from backend.migrations import upgrade
+from backend.services.seed import seed_demo
+from backend.settings import Settings
+from edge_agent.protocol import rfc3339, telemetry_topic
+from simulators.fleet import FleetOptions, run_mqtt
+from simulators.platform import build_fleet
+from tests.support.influxdb import InfluxServer
+from tests.support.mosquitto import MosquittoBroker
+from tests.support.waiting import eventually
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+PLATFORM = "jinan-bio"
+DEVICES, HZ, BATCH_S = 20, 5.0, 0.5
+OUTAGE_S = 60.0
+
+
+class IngestProcess:
+    """`pilotshare ingest` with a fixed client id, so the broker keeps its session between runs."""
+
+    def __init__(
+        self, tmp_path: Path, influx: InfluxServer, broker: MosquittoBroker, fleet_devices: int
+    ) -> None:
+        url = f"sqlite:///{tmp_path}/ps.db"
+        upgrade(url)
+        engine = make_engine(Settings(database_url=url))
+        with unit_of_work(engine) as session:
+            seed_demo(session, fleet_devices=fleet_devices)
+        engine.dispose()
+        self.influx = influx
+        self.db = f"outage_{uuid.uuid4().hex[:8]}"
+        self.client_id = f"ingest-{uuid.uuid4().hex[:6]}"
+        self.env = {
+            **os.environ,
+            "PILOTSHARE_DATABASE_URL": url,
+            "PILOTSHARE_MQTT_URL": broker.url_as("ingest"),
+            "PILOTSHARE_INFLUX_URL": influx.url,
+            "PILOTSHARE_INFLUX_DB": self.db,
+        }
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", "ingest", "--client-id", self.client_id],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> dict[str, Any]:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=60)
+        summary: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+        return summary
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def count(self, field: str) -> int:
+        try:
+            series = self.influx.query(f'SELECT count("{field}") FROM telemetry', self.db)
+        except RuntimeError as exc:  # ingest creates the database when it starts
+            if "database not found" in str(exc):
+                return 0
+            raise
+        return int(series[0]["values"][0][1]) if series else 0
+
+
+def wait_until_subscribed(ingest: IngestProcess, broker: MosquittoBroker) -> None:
+    """A probe on a resource outside the fleet, sent until ingest has written it: then it is subscribed."""
+    probe = broker.client(f"{PLATFORM}/CR-1")
+    try:
+
+        def written() -> bool:
+            body = {"agent": "probe", "seq": 0, "samples": [{"ts": rfc3339(), "fields": {"probe": 1}}]}
+            probe.publish(telemetry_topic(PLATFORM, "CR-1"), json.dumps(body))
+            return ingest.count("probe") > 0
+
+        eventually(written, 30, "ingest to subscribe")
+    finally:
+        probe.close()
+
+
+def test_ingest_away_for_a_minute_loses_no_sample(
+    tmp_path: Path, influxdb_module: InfluxServer, mosquitto: MosquittoBroker
+) -> None:
+    devices = build_fleet(DEVICES, seed=3)
+    accounts = mosquitto.fleet_credentials(PLATFORM, [d.code for d in devices])
+    ingest = IngestProcess(tmp_path, influxdb_module, mosquitto, DEVICES)
+    ingest.start()
+    try:
+        wait_until_subscribed(ingest, mosquitto)
+        opts = FleetOptions(hz=HZ, duration=OUTAGE_S + 20, batch_seconds=BATCH_S, seed=3, progress_every=1000)
+        result: dict[str, Any] = {}
+        fleet = threading.Thread(
+            target=lambda: result.update(
+                run_mqtt(
+                    devices, PLATFORM, mosquitto.url, opts, progress=lambda m: None, credentials=accounts
+                ).summary()
+            )
+        )
+        fleet.start()
+        eventually(lambda: ingest.count("state") > 0, 30, "the fleet's first samples in InfluxDB")
+        ingest.kill()
+        killed = time.monotonic()
+        # the outage itself is what is tested: ingest stays away for this long while the fleet publishes
+        eventually(lambda: time.monotonic() - killed >= OUTAGE_S, OUTAGE_S + 5, "the end of the outage")
+        ingest.start()
+        fleet.join(120)
+        assert not fleet.is_alive() and result["samples_published"] == result["samples_generated"]
+        published = result["samples_published"]
+        eventually(lambda: ingest.count("state") >= published, 90, f"all {published} samples in InfluxDB")
+        assert ingest.count("state") == published
+        summary = ingest.stop()
+        assert summary["bad_payloads"] == 0 and summary["unknown_resources"] == 0
+    finally:
+        ingest.close()
+    assert "Outgoing messages are being dropped" not in mosquitto.log()
