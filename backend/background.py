@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.db import unit_of_work, writer
 from backend.logs import get_logger
-from backend.services.billing import settle_due_months
-from backend.services.bookings import sweep_no_shows
-from backend.services.delivery import deliver_pending
+from backend.services.bookings.lifecycle import sweep_no_shows
+from backend.services.money.invoices import settle_due_months
+from backend.services.notifications.delivery import deliver_pending
 from backend.settings import Settings, get_settings
 
 log = get_logger("pilotshare.background")

@@ -10,14 +10,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from backend.api.errors import install_error_handlers
+from backend.adapters.influx import InfluxClient
 from backend.api.health import router as health_router
-from backend.api.metrics import install_request_observer
 from backend.api.metrics import router as metrics_router
 from backend.api.router import api_router
 from backend.background import run_periodically
 from backend.db import make_engine
-from backend.ingest.influx import InfluxClient
+from backend.http.errors import install_error_handlers
+from backend.http.middleware import install_request_observer
 from backend.logs import get_logger
 from backend.settings import Settings, get_settings
 from backend.web import STATIC

@@ -87,7 +87,7 @@ def fresh_database(admin_url: str) -> Iterator[str]:
 
 
 def pilotshare(*args: str) -> list[str]:
-    return [sys.executable, "-m", "backend.cli", *args]
+    return [sys.executable, "-m", "pilotshare", *args]
 
 
 @contextmanager

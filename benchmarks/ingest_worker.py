@@ -32,8 +32,8 @@ from backend.db import make_engine, unit_of_work  # noqa: E402
 from backend.ingest import service as ingest_service  # noqa: E402
 from backend.ingest.service import Ingest, Received  # noqa: E402
 from backend.migrations import downgrade, upgrade  # noqa: E402
-from backend.services import usage  # noqa: E402
-from backend.services.seed import demo_data, fleet_codes, seed_demo  # noqa: E402
+from backend.services.demo.seed import demo_data, fleet_codes, seed_demo  # noqa: E402
+from backend.services.telemetry import usage  # noqa: E402
 from backend.settings import Settings  # noqa: E402
 from edge_agent.protocol import telemetry_topic  # noqa: E402
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from edge_agent import commands, protocol
 from edge_agent.buffer import DiskBuffer
-from edge_agent.drivers import Driver, DriverError, FieldValue, make_driver
+from edge_agent.drivers import make_driver
+from edge_agent.protocol import Driver, DriverError, DriverValue
 from edge_agent.publisher import Publisher
 from edge_agent.settings import AgentSettings
 
@@ -41,7 +42,7 @@ class AgentStats:
     keep_ts: bool = False
 
 
-def clean_fields(fields: dict[str, FieldValue]) -> dict[str, FieldValue]:
+def clean_fields(fields: dict[str, DriverValue]) -> dict[str, DriverValue]:
     """Drop values the contract cannot carry (NaN/infinite floats), e.g. a float32 register full of ones."""
     return {k: v for k, v in fields.items() if not (isinstance(v, float) and not math.isfinite(v))}
 
@@ -49,13 +50,13 @@ def clean_fields(fields: dict[str, FieldValue]) -> dict[str, FieldValue]:
 class Agent:
     def __init__(self, settings: AgentSettings, driver: Driver | None = None) -> None:
         self.settings = settings
-        self.driver: Driver = driver or make_driver(settings.device)
+        self.driver: Driver = driver or make_driver(settings.device.driver, settings.device.section())
         self.stats = AgentStats()
         self.instrument_online = False
         self.since = protocol.rfc3339()
         self._samples: list[dict[str, Any]] = []
-        self._last_state: FieldValue | None = None
-        self._last_alarm: FieldValue | None = None
+        self._last_state: DriverValue | None = None
+        self._last_alarm: DriverValue | None = None
         self._driver_lock = asyncio.Lock()
         self._unreported_drops = 0
         self._last_drop_event = -math.inf
@@ -174,7 +175,7 @@ class Agent:
                 continue
             self._add_sample(ts, clean_fields(fields))
 
-    def _add_sample(self, ts: int, fields: dict[str, FieldValue]) -> None:
+    def _add_sample(self, ts: int, fields: dict[str, DriverValue]) -> None:
         if not fields:
             return
         self._samples.append({"ts": ts, "fields": fields})
@@ -207,7 +208,7 @@ class Agent:
     # ------------------------------------------------------------------ messages
 
     def _birth(self) -> bytes:
-        fields: dict[str, FieldValue] = {
+        fields: dict[str, DriverValue] = {
             **self.driver.describe(),
             "instrument": "online" if self.instrument_online else "offline",
             "hz": self.settings.sampling.hz,

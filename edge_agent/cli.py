@@ -1,6 +1,6 @@
 """``pilotshare edge-agent --config FILE``: run one edge agent until SIGTERM or SIGINT.
 
-Module-level imports stay light (typer only): ``backend/cli.py`` imports this module for every
+Module-level imports stay light (typer only): ``pilotshare/cli.py`` imports this module for every
 ``pilotshare`` command, and asyncua / pymodbus / paho load only when an agent actually runs.
 """
 

@@ -17,8 +17,16 @@ import logging
 import time
 from typing import Any
 
-from edge_agent.drivers import CommandRefused, Driver, DriverError
-from edge_agent.protocol import Channel, Command, CommandAck, PayloadError, parse_payload
+from edge_agent.protocol import (
+    Channel,
+    Command,
+    CommandAck,
+    CommandRefused,
+    Driver,
+    DriverError,
+    PayloadError,
+    parse_payload,
+)
 
 log = logging.getLogger(__name__)
 

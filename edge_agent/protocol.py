@@ -1,4 +1,5 @@
-"""The MQTT contract: topics and payload models (ARCHITECTURE.md, "MQTT").
+"""The edge agent's contracts with the outside: MQTT topics and payload models, and the interface an
+instrument driver implements (docs/architecture.md, "MQTT" and "Drivers").
 
 One place for every topic string and payload shape. The edge agent and the simulators build payloads
 with these models; backend ingest parses them with :func:`parse_payload`, which turns any bad payload into
@@ -17,7 +18,7 @@ import math
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple, Protocol
 
 from pydantic import (
     AfterValidator,
@@ -357,3 +358,40 @@ def parse_message(topic_name: str, payload: bytes | str) -> tuple[TopicParts, An
     """Topic and payload together, as ingest receives them."""
     parts = parse_topic(topic_name)
     return parts, parse_payload(parts.channel, payload)
+
+
+# --------------------------------------------------------------------------- instrument drivers
+
+#: Entry-point group through which packages add drivers (``name = "module:Class"``). The class has a
+#: ``Settings`` attribute, a pydantic model of the config section named after the driver (``device.sim``);
+#: the agent validates that section with it and calls the class with the result. Its instances satisfy
+#: :class:`Driver`.
+DRIVER_ENTRY_POINTS = "pilotshare.drivers"
+
+DriverValue = bool | int | float | str
+
+
+class DriverError(Exception):
+    """The instrument cannot be reached or answered nonsense; the agent reconnects with back-off."""
+
+
+class CommandRefused(Exception):
+    """The instrument (or the driver) refused a command; the message says why."""
+
+
+class Driver(Protocol):
+    name: str
+
+    async def connect(self) -> None: ...
+
+    async def read(self) -> dict[str, DriverValue]: ...
+
+    async def command(self, action: str, args: dict[str, Any]) -> None:
+        """Apply ``lock`` / ``unlock`` / ``setpoint``; CommandRefused or DriverError when it cannot."""
+        ...
+
+    async def close(self) -> None: ...
+
+    def describe(self) -> dict[str, DriverValue]:
+        """Static facts for the retained birth message."""
+        ...

@@ -19,12 +19,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 from edge_agent.protocol import CODE_PATTERN
+from edge_agent.registry import BUILT_IN, driver_class
 
 Code = Annotated[str, Field(pattern=CODE_PATTERN)]
 
@@ -221,34 +223,47 @@ class OpcUaSettings(_Section):
         return self
 
 
-class SimSettings(_Section):
-    """An in-process simulated instrument (``simulators.devices``) for demos without servers."""
+class DeviceSettings(BaseModel):
+    """``driver`` names a built-in driver (``opcua``, ``modbus``, with the typed sections below) or one an
+    installed package registers (see ``edge_agent.drivers``); such a driver gets the section of its own
+    name as it is written (e.g. ``device.sim``) and checks it itself."""
 
-    device_type: str = "fermenter"
-    code: str = "SIM-1"
-    seed: int = 0
-    #: start a run when the agent starts, so the signals move
-    start_run: bool = True
-    #: simulated seconds per real second
-    speed: float = Field(1.0, gt=0, le=10_000)
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    model_config = ConfigDict(extra="allow", frozen=True)
 
-
-class DeviceSettings(_Section):
-    driver: Literal["opcua", "modbus", "sim"]
+    driver: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    _section: Any = PrivateAttr(None)
     opcua: OpcUaSettings | None = None
     modbus: ModbusSettings | None = None
-    sim: SimSettings | None = None
     reconnect_min_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
 
+    @field_validator("driver")
+    @classmethod
+    def _installed(cls, name: str) -> str:
+        driver_class(name)
+        return name
+
     @model_validator(mode="after")
     def _driver_section(self) -> DeviceSettings:
-        if self.driver == "sim" and self.sim is None:
-            object.__setattr__(self, "sim", SimSettings())
-        if getattr(self, self.driver) is None:
-            raise ValueError(f"driver {self.driver!r} needs a device.{self.driver} section")
+        strangers = sorted(set(self.model_extra or {}) - {self.driver})
+        if strangers:
+            raise ValueError(f"unknown section device.{strangers[0]} (driver is {self.driver!r})")
+        if self.driver in BUILT_IN:
+            if getattr(self, self.driver) is None:
+                raise ValueError(f"driver {self.driver!r} needs a device.{self.driver} section")
+            self._section = getattr(self, self.driver)
+            return self
+        model = driver_class(self.driver).Settings
+        try:
+            self._section = model.model_validate((self.model_extra or {}).get(self.driver) or {})
+        except ValidationError as exc:
+            where = "; ".join(describe_errors(exc, f"device.{self.driver}"))
+            raise ValueError(where) from None
         return self
+
+    def section(self) -> Any:
+        """The driver's validated config section."""
+        return self._section
 
 
 # --------------------------------------------------------------------------- agent
@@ -296,11 +311,11 @@ _MESSAGES = {
 }
 
 
-def describe_errors(exc: ValidationError) -> list[str]:
-    """``key.path[i].name: why`` for every error of a validation."""
+def describe_errors(exc: ValidationError, prefix: str = "") -> list[str]:
+    """``key.path[i].name: why`` for every error of a validation (paths start with `prefix`)."""
     problems = []
     for err in exc.errors(include_url=False):
-        path = ""
+        path = prefix
         for part in err["loc"]:
             if isinstance(part, int):
                 path += f"[{part}]"

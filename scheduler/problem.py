@@ -1,7 +1,7 @@
 """The scheduling problem and plan: the contract's JSON, validated, and its normalized form.
 
 Two layers live here. The *file* layer (pydantic models named ``*In``) mirrors the JSON of the problem file
-in ARCHITECTURE.md and rejects malformed input with the path of the bad field. The *model* layer (frozen
+in docs/architecture.md and rejects malformed input with the path of the bad field. The *model* layer (frozen
 dataclasses) is what the solver works on: every time is an integer number of minutes from the horizon start,
 so the solver never sees a datetime.
 """

@@ -1,6 +1,6 @@
 """Command-line entry points of the simulators.
 
-``simulate`` is registered by the backend CLI as ``pilotshare simulate``; it is a plain function with
+``simulate`` is registered by ``pilotshare/cli.py`` as ``pilotshare simulate``; it is a plain function with
 typer annotations. Heavy imports (paho, asyncua, pymodbus) happen inside the functions.
 Running ``python -m simulators.cli --help`` gives a small stand-alone app with ``simulate``, ``demand``,
 ``record`` and ``replay``.

@@ -8,7 +8,7 @@ completion; a share of requests are key projects (green channel) with a higher w
 from the platform file: opening hours per weekday in the platform's time zone, ``unattended`` instruments
 only need to be *started* in open hours, and a few maintenance windows are drawn at random.
 
-Output matches ARCHITECTURE.md "Scheduling problem file" exactly (plain dicts, RFC 3339 times with the
+Output matches docs/architecture.md "Scheduling problem file" exactly (plain dicts, RFC 3339 times with the
 platform's offset); ``scheduler.problem.parse_problem`` accepts it.
 """
 

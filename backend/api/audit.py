@@ -6,9 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from backend.api.deps import Caller, EngineDep, Limit, Offset, SessionDep
 from backend.domain.audit import Verdict
 from backend.domain.errors import Invalid
+from backend.http.deps import Caller, EngineDep, Limit, Offset, SessionDep
 from backend.models.audit import AuditEvent, AuditEventPublic, AuditVerification, BadRowPublic
 from backend.models.common import Page
 from backend.services import audit as service

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from backend.api.deps import CurrentUser, SessionDep, SettingsDep
+from backend.http.deps import CurrentUser, SessionDep, SettingsDep
 from backend.models.user import UserPublic
-from backend.services.security import create_access_token, principal_of
-from backend.services.users import authenticate
+from backend.services.accounts.security import create_access_token, principal_of
+from backend.services.accounts.users import authenticate
 
 router = APIRouter(tags=["auth"])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend.api.deps import Caller, Limit, Offset, SessionDep, Writer
+from backend.http.deps import Caller, Limit, Offset, SessionDep, Writer
 from backend.models.billing import (
     InvoicePublic,
     InvoiceStatus,
@@ -14,7 +14,8 @@ from backend.models.billing import (
     VoucherPublic,
 )
 from backend.models.common import Page
-from backend.services import billing as service
+from backend.services.money import invoices as invoice_service
+from backend.services.money import vouchers as voucher_service
 
 vouchers = APIRouter(prefix="/vouchers", tags=["billing"])
 invoices = APIRouter(prefix="/invoices", tags=["billing"])
@@ -29,14 +30,14 @@ def list_vouchers(
     offset: Offset = 0,
     limit: Limit = 50,
 ) -> Page[VoucherPublic]:
-    rows, count = service.list_vouchers(session, who, organization_id, year, offset, limit)
-    return Page(data=[service.voucher_public(session, v) for v in rows], count=count)
+    rows, count = voucher_service.list_vouchers(session, who, organization_id, year, offset, limit)
+    return Page(data=[voucher_service.voucher_public(session, v) for v in rows], count=count)
 
 
 @vouchers.post("", response_model=VoucherPublic, status_code=status.HTTP_201_CREATED)
 def create_voucher(write: Writer, who: Caller, data: VoucherCreate) -> VoucherPublic:
     with write() as session:
-        return service.voucher_public(session, service.create_voucher(session, who, data))
+        return voucher_service.voucher_public(session, voucher_service.create_voucher(session, who, data))
 
 
 @invoices.get("", response_model=Page[InvoicePublic])
@@ -50,30 +51,30 @@ def list_invoices(
     offset: Offset = 0,
     limit: Limit = 50,
 ) -> Page[InvoicePublic]:
-    rows, count = service.list_invoices(
+    rows, count = invoice_service.list_invoices(
         session, who, platform_id, organization_id, month, status, offset, limit
     )
-    return Page(data=[service.to_public(session, i) for i in rows], count=count)
+    return Page(data=[invoice_service.to_public(session, i) for i in rows], count=count)
 
 
 @invoices.post("/settle", response_model=SettleResult, status_code=status.HTTP_201_CREATED)
 def settle(write: Writer, who: Caller, data: SettleRequest) -> SettleResult:
     """Issue the month's invoices of a platform (operator of the platform, or admin)."""
     with write() as session:
-        issued = service.settle(session, who, data.platform_id, data.month)
+        issued = invoice_service.settle(session, who, data.platform_id, data.month)
         return SettleResult(
             month=data.month.strip(),
             platform_id=data.platform_id,
-            invoices=[service.to_public(session, i) for i in issued],
+            invoices=[invoice_service.to_public(session, i) for i in issued],
         )
 
 
 @invoices.get("/{invoice_id}", response_model=InvoicePublic)
 def get_invoice(session: SessionDep, who: Caller, invoice_id: int) -> InvoicePublic:
-    return service.to_public(session, service.get_invoice(session, who, invoice_id))
+    return invoice_service.to_public(session, invoice_service.get_invoice(session, who, invoice_id))
 
 
 @invoices.post("/{invoice_id}/pay", response_model=InvoicePublic)
 def mark_paid(write: Writer, who: Caller, invoice_id: int) -> InvoicePublic:
     with write() as session:
-        return service.to_public(session, service.mark_paid(session, who, invoice_id))
+        return invoice_service.to_public(session, invoice_service.mark_paid(session, who, invoice_id))

@@ -1,16 +1,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from backend.api.deps import Caller, EngineDep, Limit, Offset, SessionDep, Writer
-from backend.domain.bookings import Action, BookingStatus
-from backend.domain.errors import Conflict
+from backend.domain.bookings import BookingStatus
+from backend.http.deps import Caller, Limit, Offset, SessionDep, Writer
 from backend.models.booking import (
     BookingCreate,
     BookingEventPublic,
@@ -19,15 +17,11 @@ from backend.models.booking import (
     Decision,
     SeriesCreate,
     SeriesResult,
-    WaitlistEntry,
-    WaitlistPublic,
 )
 from backend.models.common import Page
-from backend.models.schedule import ScheduleRunCreate, ScheduleRunPublic
-from backend.services import bookings as service
-from backend.services import scheduling
-from backend.services import series as series_service
-from backend.services import waitlist as waitlist_service
+from backend.models.waitlist import WaitlistEntry, WaitlistPublic
+from backend.services.bookings import lifecycle, queries, series, waitlist
+from backend.services.bookings.presentation import to_public
 
 router = APIRouter(tags=["bookings"])
 
@@ -52,15 +46,12 @@ def waitlist_public(entry: WaitlistEntry) -> WaitlistPublic:
 def create_booking(write: Writer, who: Caller, data: BookingCreate) -> BookingPublic | JSONResponse:
     """Book a fixed slot, or file a flexible request for the optimizer. A taken slot answers 409 with the
     conflicting interval, or, with `waitlist: true`, 202 and a place on the waitlist."""
-    try:
-        with write() as session:
-            return service.to_public(session, [service.request_booking(session, who, data)])[0]
-    except Conflict:
-        if not data.waitlist:
-            raise
     with write() as session:
-        entry = waitlist_public(waitlist_service.join(session, who, data))
-    return JSONResponse(entry.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+        outcome = waitlist.request_or_wait(session, who, data)
+        if isinstance(outcome, WaitlistEntry):
+            entry = waitlist_public(outcome)
+            return JSONResponse(entry.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+        return to_public(session, [outcome])[0]
 
 
 @router.post("/bookings/series", response_model=SeriesResult, status_code=status.HTTP_201_CREATED)
@@ -68,10 +59,8 @@ def create_series(write: Writer, who: Caller, data: SeriesCreate) -> SeriesResul
     """Recurring booking: every occurrence is checked on its own; the ones that cannot be booked are
     listed in `conflicts` with the reason, the others are booked."""
     with write() as session:
-        series_id, created, conflicts = series_service.book_series(session, who, data)
-        return SeriesResult(
-            series_id=series_id, created=service.to_public(session, created), conflicts=conflicts
-        )
+        series_id, created, conflicts = series.book_series(session, who, data)
+        return SeriesResult(series_id=series_id, created=to_public(session, created), conflicts=conflicts)
 
 
 @router.get("/bookings", response_model=Page[BookingPublic])
@@ -92,7 +81,7 @@ def list_bookings(
     limit: Limit = 50,
 ) -> Page[BookingPublic]:
     """Bookings the caller may see: SMEs their organization's, operators their platform's."""
-    rows, count = service.list_bookings(
+    rows, count = queries.list_bookings(
         session,
         who,
         platform_id=platform_id,
@@ -108,19 +97,19 @@ def list_bookings(
         offset=offset,
         limit=limit,
     )
-    return Page(data=service.to_public(session, rows), count=count)
+    return Page(data=to_public(session, rows), count=count)
 
 
 @router.get("/bookings/queue", response_model=Page[BookingPublic])
 def approval_queue(session: SessionDep, who: Caller, platform_id: int | None = None) -> Page[BookingPublic]:
     """Requests awaiting a decision: green channel (key projects) first, then by SLA deadline."""
-    rows = service.approval_queue(session, who, platform_id)
-    return Page(data=service.to_public(session, rows), count=len(rows))
+    rows = queries.approval_queue(session, who, platform_id)
+    return Page(data=to_public(session, rows), count=len(rows))
 
 
 @router.get("/bookings/{booking_id}", response_model=BookingPublic)
 def get_booking(session: SessionDep, who: Caller, booking_id: int) -> BookingPublic:
-    return service.to_public(session, [service.get_booking(session, who, booking_id)])[0]
+    return to_public(session, [queries.get_booking(session, who, booking_id)])[0]
 
 
 @router.get("/bookings/{booking_id}/events", response_model=list[BookingEventPublic])
@@ -128,32 +117,57 @@ def booking_events(session: SessionDep, who: Caller, booking_id: int) -> list[Bo
     """Every transition: who, when, from what to what, and why."""
     return [
         BookingEventPublic.model_validate(e, from_attributes=True)
-        for e in service.history(session, who, booking_id)
+        for e in queries.history(session, who, booking_id)
     ]
 
 
-def _transition(action: Action):  # type: ignore[no-untyped-def]
-    def handler(
-        write: Writer, who: Caller, booking_id: int, decision: Decision | None = None
-    ) -> BookingPublic:
-        reason = decision.reason if decision else None
-        with write() as session:
-            return service.to_public(session, [service.transition(session, who, booking_id, action, reason)])[
-                0
-            ]
-
-    handler.__name__ = f"booking_{action.name}"
-    return handler
+def _reason(decision: Decision | None) -> str | None:
+    return decision.reason if decision else None
 
 
-for _action in (Action.approve, Action.reject, Action.cancel, Action.check_in, Action.check_out):
-    router.add_api_route(
-        f"/bookings/{{booking_id}}/{_action.value}",
-        _transition(_action),
-        methods=["POST"],
-        response_model=BookingPublic,
-        summary=f"{_action.value.replace('-', ' ').capitalize()} a booking",
-    )
+@router.post("/bookings/{booking_id}/approve", response_model=BookingPublic)
+def approve_booking(
+    write: Writer, who: Caller, booking_id: int, decision: Decision | None = None
+) -> BookingPublic:
+    """Approve a request (operator of its platform or admin)."""
+    with write() as session:
+        return to_public(session, [lifecycle.approve(session, who, booking_id, _reason(decision))])[0]
+
+
+@router.post("/bookings/{booking_id}/reject", response_model=BookingPublic)
+def reject_booking(
+    write: Writer, who: Caller, booking_id: int, decision: Decision | None = None
+) -> BookingPublic:
+    """Reject a request with a reason the SME sees (operator of its platform or admin)."""
+    with write() as session:
+        return to_public(session, [lifecycle.reject(session, who, booking_id, _reason(decision))])[0]
+
+
+@router.post("/bookings/{booking_id}/cancel", response_model=BookingPublic)
+def cancel_booking(
+    write: Writer, who: Caller, booking_id: int, decision: Decision | None = None
+) -> BookingPublic:
+    """Cancel a booking: its requester, or the platform with a reason; late cancellations carry a fee."""
+    with write() as session:
+        return to_public(session, [lifecycle.cancel(session, who, booking_id, _reason(decision))])[0]
+
+
+@router.post("/bookings/{booking_id}/check-in", response_model=BookingPublic)
+def check_in_booking(
+    write: Writer, who: Caller, booking_id: int, decision: Decision | None = None
+) -> BookingPublic:
+    """Check in at the start of an approved booking."""
+    with write() as session:
+        return to_public(session, [lifecycle.check_in(session, who, booking_id, _reason(decision))])[0]
+
+
+@router.post("/bookings/{booking_id}/check-out", response_model=BookingPublic)
+def check_out_booking(
+    write: Writer, who: Caller, booking_id: int, decision: Decision | None = None
+) -> BookingPublic:
+    """Check out at the end of the run: the booking is completed."""
+    with write() as session:
+        return to_public(session, [lifecycle.check_out(session, who, booking_id, _reason(decision))])[0]
 
 
 class KeyProject(BaseModel):
@@ -165,44 +179,16 @@ class KeyProject(BaseModel):
 def key_project(write: Writer, who: Caller, booking_id: int, data: KeyProject) -> BookingPublic:
     """Green channel: an operator or admin flags (or unflags) a request as a key project."""
     with write() as session:
-        booking = service.set_key_project(session, who, booking_id, data.key_project, data.reason)
-        return service.to_public(session, [booking])[0]
+        booking = lifecycle.set_key_project(session, who, booking_id, data.key_project, data.reason)
+        return to_public(session, [booking])[0]
 
 
 @router.get("/waitlist", response_model=list[WaitlistPublic])
 def list_waitlist(session: SessionDep, who: Caller, resource_id: int | None = None) -> list[WaitlistPublic]:
-    return [waitlist_public(e) for e in waitlist_service.list_entries(session, who, resource_id)]
+    return [waitlist_public(e) for e in waitlist.list_entries(session, who, resource_id)]
 
 
 @router.delete("/waitlist/{entry_id}", response_model=WaitlistPublic)
 def leave_waitlist(write: Writer, who: Caller, entry_id: int) -> WaitlistPublic:
     with write() as session:
-        return waitlist_public(waitlist_service.leave(session, who, entry_id))
-
-
-@router.post("/schedule/runs", response_model=ScheduleRunPublic, status_code=status.HTTP_201_CREATED)
-async def create_schedule_run(engine: EngineDep, who: Caller, data: ScheduleRunCreate) -> ScheduleRunPublic:
-    """Optimize a platform's open flexible requests over a horizon (operator or admin). Placements become
-    approved bookings in one transaction unless `apply` is false; unplaced requests come with a reason.
-    The solver runs off the event loop and holds no database connection while it works."""
-    run = await run_in_threadpool(scheduling.run_schedule, engine, who, data)
-    return ScheduleRunPublic.model_validate(run, from_attributes=True)
-
-
-@router.get("/schedule/runs", response_model=Page[ScheduleRunPublic])
-def list_schedule_runs(
-    session: SessionDep, who: Caller, platform_id: int | None = None, offset: Offset = 0, limit: Limit = 50
-) -> Page[ScheduleRunPublic]:
-    rows, count = scheduling.list_runs(session, who, platform_id, offset, limit)
-    return Page(data=[ScheduleRunPublic.model_validate(r, from_attributes=True) for r in rows], count=count)
-
-
-@router.get("/schedule/runs/{run_id}", response_model=ScheduleRunPublic)
-def get_schedule_run(session: SessionDep, who: Caller, run_id: int) -> ScheduleRunPublic:
-    return ScheduleRunPublic.model_validate(scheduling.get_run(session, who, run_id), from_attributes=True)
-
-
-@router.get("/schedule/runs/{run_id}/problem")
-def get_schedule_problem(session: SessionDep, who: Caller, run_id: int) -> dict[str, Any]:
-    """The exact problem file the run solved: `pilotshare schedule solve` on it reproduces the plan."""
-    return scheduling.get_run(session, who, run_id).problem
+        return waitlist_public(waitlist.leave(session, who, entry_id))

@@ -8,10 +8,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel
 
-from backend.api.deps import Caller, SessionDep, SettingsDep
-from backend.models.user import User
-from backend.services import calendars as service
-from backend.services.security import InvalidToken, create_feed_token, decode_feed_token, principal_of
+from backend.http.deps import Caller, SessionDep, SettingsDep
+from backend.services.accounts.security import create_feed_token, feed_reader
+from backend.services.bookings import calendars as service
 
 router = APIRouter(tags=["calendars"])
 
@@ -41,14 +40,12 @@ def resource_calendar(session: SessionDep, resource_id: int) -> Response:
 def my_calendar(session: SessionDep, settings: SettingsDep, token: str) -> Response:
     """Personal feed: your organization's bookings (SME) or your platform's (operator). `token` is the feed
     token from `GET /me/calendar-url`; an access token does not work here."""
-    try:
-        user_id = decode_feed_token(settings, token)
-    except InvalidToken:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or expired calendar token") from None
-    user = session.get(User, user_id)
-    if user is None or not user.is_active:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "account is disabled or gone")
-    return _ics(service.personal_feed(session, principal_of(user)), "pilotshare.ics", "private, max-age=300")
+    who = feed_reader(session, settings, token)
+    if who is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "invalid or expired calendar token, or account disabled"
+        )
+    return _ics(service.personal_feed(session, who), "pilotshare.ics", "private, max-age=300")
 
 
 class CalendarUrl(BaseModel):

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
-from backend.api.deps import SessionDep
+from backend.http.deps import SessionDep
+from backend.services.operations.health import database_problem
 
 router = APIRouter(tags=["health"])
 
@@ -18,8 +18,7 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz")
 def readyz(session: SessionDep) -> JSONResponse:
     """Readiness: the database answers and is migrated."""
-    try:
-        session.exec(text("SELECT 1 FROM alembic_version"))  # type: ignore[call-overload]
-    except Exception as exc:  # any database failure means "not ready", with the reason
-        return JSONResponse({"status": "unavailable", "database": str(exc).splitlines()[0]}, status_code=503)
+    problem = database_problem(session)
+    if problem is not None:
+        return JSONResponse({"status": "unavailable", "database": problem}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok"})

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend.api.deps import Caller, Limit, Offset, SessionDep
+from backend.http.deps import Caller, Limit, Offset, SessionDep
 from backend.models.common import Page
 from backend.models.organization import (
     OrganizationCreate,
@@ -10,7 +10,7 @@ from backend.models.organization import (
     OrganizationUpdate,
     OrgKind,
 )
-from backend.services import users as service
+from backend.services.accounts import users as service
 
 router = APIRouter(prefix="/organizations", tags=["organizations"])
 

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend.api.deps import Caller, Limit, Offset, SessionDep
-from backend.models.booking import Quota, QuotaSet
+from backend.http.deps import Caller, Limit, Offset, SessionDep
 from backend.models.common import Page
 from backend.models.platform import PlatformCreate, PlatformPublic, PlatformUpdate
-from backend.services import platforms as service
+from backend.models.quota import Quota, QuotaSet
+from backend.services.catalog import platforms as service
 
 router = APIRouter(prefix="/platforms", tags=["platforms"])
 

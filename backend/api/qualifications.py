@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend.api.deps import Caller, Limit, Offset, SessionDep
+from backend.http.deps import Caller, Limit, Offset, SessionDep
 from backend.models.common import Page
 from backend.models.qualification import QualificationCreate, QualificationPublic, QualificationUpdate
-from backend.services import qualifications as service
+from backend.services.catalog import qualifications as service
 
 router = APIRouter(prefix="/qualifications", tags=["qualifications"])
 

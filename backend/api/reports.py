@@ -6,9 +6,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from backend.api.deps import Caller, EngineDep
-from backend.services import reports as service
-from backend.web.reports import MEDIA_TYPES, ReportFormat, render
+from backend.http.deps import Caller, EngineDep
+from backend.services.compliance import reports as service
+from backend.services.compliance.exports import MEDIA_TYPES, ReportFormat, render
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 

@@ -6,9 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
 
-from backend.api.deps import Caller, Limit, Offset, SessionDep
 from backend.domain.errors import Invalid
 from backend.domain.intervals import Interval
+from backend.http.deps import Caller, Limit, Offset, SessionDep
 from backend.models.common import Page
 from backend.models.rate import RateCardCreate, RateCardPublic, RateCardUpdate
 from backend.models.resource import (
@@ -20,9 +20,9 @@ from backend.models.resource import (
     ResourceStatus,
     ResourceUpdate,
 )
-from backend.services import availability as availability_service
-from backend.services import rates as rate_service
-from backend.services import resources as service
+from backend.services.catalog import availability as availability_service
+from backend.services.catalog import resources as service
+from backend.services.money import rates as rate_service
 
 router = APIRouter(prefix="/resources", tags=["resources"])
 

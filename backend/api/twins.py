@@ -8,31 +8,18 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from sqlalchemy.engine import Engine
 
-from backend.api.deps import Caller, EngineDep, Limit, Offset, SessionDep, StreamCaller, Writer
-from backend.db import unit_of_work
-from backend.domain.access import Principal
-from backend.ingest.influx import InfluxClient
+from backend.http.deps import Caller, EngineDep, InfluxDep, Limit, Offset, SessionDep, StreamCaller, Writer
 from backend.models.common import Page
 from backend.models.twin import AlarmPublic, DesiredUpdate, TelemetrySeries, TwinPublic
 from backend.models.types import utcnow
-from backend.services import telemetry as telemetry_service
-from backend.services import twins as service
+from backend.services.telemetry import series as telemetry_service
+from backend.services.telemetry import twins as service
 
 router = APIRouter(tags=["twins"])
-
-
-def get_influx(request: Request) -> InfluxClient:
-    """The app's one InfluxDB client (made in the lifespan; its connection pool serves every request)."""
-    client: InfluxClient = request.app.state.influx
-    return client
-
-
-InfluxDep = Annotated[InfluxClient, Depends(get_influx)]
 
 
 @router.get("/resources/{resource_id}/twin", response_model=TwinPublic)
@@ -42,9 +29,9 @@ def get_twin(resource_id: int, session: SessionDep, who: Caller) -> TwinPublic:
 
 
 @router.patch("/resources/{resource_id}/twin/desired", response_model=TwinPublic)
-def set_desired(resource_id: int, body: DesiredUpdate, begin: Writer, who: Caller) -> TwinPublic:
+def set_desired(resource_id: int, body: DesiredUpdate, write: Writer, who: Caller) -> TwinPublic:
     """Operator of the platform or admin. A null value removes the field from `desired`."""
-    with begin() as session:
+    with write() as session:
         return service.set_desired(session, who, resource_id, body.desired)
 
 
@@ -78,16 +65,8 @@ def list_alarms(
     return Page(data=rows, count=count)
 
 
-def _changed(engine: Engine, who: Principal, since: datetime, sent: dict[int, int]) -> list[str]:
-    with unit_of_work(engine) as session:
-        versions = service.visible_twin_versions(session, who, since)
-        fresh = [rid for rid, version in versions if sent.get(rid) != version]
-        if not fresh:
-            return []
-        twins = service.twins_by_id(session, fresh)
-    for twin in twins:
-        sent[twin.resource_id] = twin.version
-    return [f"event: twin\nid: {t.resource_id}:{t.version}\ndata: {t.model_dump_json()}\n\n" for t in twins]
+def _event(twin: TwinPublic) -> str:
+    return f"event: twin\nid: {twin.resource_id}:{twin.version}\ndata: {twin.model_dump_json()}\n\n"
 
 
 @router.get("/stream/twins")
@@ -113,8 +92,11 @@ async def stream_twins(
         while time.monotonic() < ends and not await request.is_disconnected():
             polled_at = utcnow()
             # Overlap the windows a little: a transaction may commit an older updated_at late.
-            for chunk in await run_in_threadpool(_changed, engine, who, since - timedelta(seconds=5), sent):
-                yield chunk
+            changed = await run_in_threadpool(
+                service.changed_twins, engine, who, since - timedelta(seconds=5), sent
+            )
+            for twin in changed:
+                yield _event(twin)
             since = polled_at
             if len(sent) > 10_000:
                 sent.clear()

@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from backend.api.deps import Caller, Limit, Offset, SessionDep
 from backend.domain.errors import Invalid
+from backend.http.deps import Caller, Limit, Offset, SessionDep
 from backend.models.common import Page
 from backend.models.types import utcnow
 from backend.models.usage import BookingUsage, UsageSessionPublic
-from backend.services import usage as service
+from backend.services.telemetry import usage_reading as service
 
 router = APIRouter(tags=["usage"])
 

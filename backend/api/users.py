@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend.api.deps import Caller, Limit, Offset, SessionDep
 from backend.domain.access import Role
+from backend.http.deps import Caller, Limit, Offset, SessionDep
 from backend.models.common import Page
 from backend.models.user import UserCreate, UserPublic, UserUpdate
-from backend.services import users as service
+from backend.services.accounts import users as service
 
 router = APIRouter(prefix="/users", tags=["users"])
 

@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend.api.deps import Caller, SessionDep, SettingsDep
-from backend.models.booking import Webhook
+from backend.http.deps import Caller, SessionDep, SettingsDep
 from backend.models.common import Page
-from backend.models.webhook import WebhookCreate, WebhookCreated, WebhookPublic
-from backend.services import webhooks as service
+from backend.models.webhook import Webhook, WebhookCreate, WebhookCreated, WebhookPublic
+from backend.services.notifications import webhooks as service
 
 router = APIRouter(prefix="/platforms/{platform_id}/webhooks", tags=["webhooks"])
 

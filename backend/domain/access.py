@@ -65,6 +65,49 @@ def ensure_sees_organization(who: Principal, organization_id: int | None) -> Non
         raise AccessDenied("this belongs to another organization")
 
 
+NOBODY = -1  # an id no row has: a scope that names it lets nothing through
+
+
+@dataclass(frozen=True)
+class ReadScope:
+    """The tenant rows a caller may read: everything (both None), one platform's, or one organization's."""
+
+    platform_id: int | None = None
+    organization_id: int | None = None
+
+
+def read_scope(who: Principal) -> ReadScope:
+    """Operators read their platform's rows, SMEs their organization's, admins and auditors every row."""
+    if who.role is Role.operator:
+        return ReadScope(platform_id=who.platform_id if who.platform_id is not None else NOBODY)
+    if who.role is Role.sme:
+        return ReadScope(organization_id=who.organization_id if who.organization_id is not None else NOBODY)
+    return ReadScope()
+
+
+def can_see_tenant_row(who: Principal, platform_id: int | None, organization_id: int | None) -> bool:
+    """One row of `read_scope`: a booking, an invoice, a usage session."""
+    scope = read_scope(who)
+    if scope.platform_id is not None and scope.platform_id != platform_id:
+        return False
+    return scope.organization_id is None or scope.organization_id == organization_id
+
+
+def ensure_sees_booking(
+    who: Principal, platform_id: int, organization_id: int | None, requester_id: int | None
+) -> None:
+    """Staff of its platform, admins and auditors, the requester's organization, and the requester."""
+    if who.user_id == requester_id or can_see_tenant_row(who, platform_id, organization_id):
+        return
+    raise AccessDenied("this booking belongs to another organization")
+
+
+def ensure_not_sme(who: Principal, what: str) -> None:
+    """Platform-wide records (audit log, reports, alarms, optimizer runs) are not for SMEs."""
+    if who.role is Role.sme:
+        raise AccessDenied(f"{what} are for platform operators, auditors and administrators")
+
+
 def check_membership(role: Role, organization_id: int | None, platform_id: int | None) -> str | None:
     """What is missing for a user of `role`, or None when the combination is sound."""
     if role is Role.operator and platform_id is None:

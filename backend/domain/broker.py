@@ -1,7 +1,7 @@
 """Who may do what on the MQTT broker, written as Mosquitto's own files (docs/security.md).
 
 Every client of the broker has an account: one per edge agent, bound to its platform and resource, one for
-ingest and one for the backend's command publisher. The rules (ARCHITECTURE.md, "Security of the broker"):
+ingest and one for the backend's command publisher. The rules (docs/architecture.md, "MQTT"):
 an agent publishes only its own resource's ``telemetry``, ``status``, ``event`` and ``cmd/ack`` and reads only
 its own ``cmd``; only the backend publishes ``cmd``; only ingest reads everything (and the broker's ``$SYS``
 counters, to notice drops). Anonymous clients are refused.

@@ -1,4 +1,5 @@
-"""Errors raised by rules and services; the API maps each to one HTTP status."""
+"""Errors raised by rules and use cases. They say what is wrong in the caller's terms; each delivery layer
+(JSON API, web pages, command line) decides how to show them (`backend.http.errors` maps them to HTTP)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,6 @@ from typing import Any
 
 
 class DomainError(Exception):
-    status = 400
-
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
         self.message = message
@@ -15,21 +14,23 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    status = 404
+    pass
 
 
 class AccessDenied(DomainError):
-    status = 403
+    pass
 
 
 class Conflict(DomainError):
-    status = 409
+    pass
+
+
+class Unavailable(DomainError):
+    """A service the use case needs (InfluxDB, the broker) does not answer; trying again later may work."""
 
 
 class Invalid(DomainError):
     """Input that is well-formed but breaks a rule; `field` names what to fix."""
-
-    status = 422
 
     def __init__(self, field: str, message: str, **details: Any) -> None:
         super().__init__(f"{field}: {message}", field=field, **details)

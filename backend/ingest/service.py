@@ -4,7 +4,7 @@ Threads: paho's network loop only puts messages on a bounded queue (`on_message`
 them in batches, decodes and checks each (`backend.ingest.decode`, the contract of `edge_agent.protocol`),
 hands telemetry lines to the `InfluxWriter`, and merges twin changes (the newest value per field of each
 message), alarms and usage sessions (from the samples' `state` field and the Last Will;
-`backend.services.usage`) into the SQL database in one transaction per batch.
+`backend.services.telemetry.usage`) into the SQL database in one transaction per batch.
 
 Delivery is at least once: the client uses paho's manual acknowledgement, and a batch's messages are
 acknowledged only after its points are in InfluxDB and its twin/alarm rows are committed. A message
@@ -40,12 +40,12 @@ from paho.mqtt.properties import Properties
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from backend.adapters.influx import InfluxWriter, telemetry_lines
 from backend.db import unit_of_work, writer
 from backend.domain.usage import Observation, UsageRules, is_state
 from backend.ingest.decode import TelemetryMessage, decode_telemetry, latest_values
-from backend.ingest.influx import InfluxWriter, telemetry_lines
 from backend.logs import get_logger
-from backend.services import twins, usage
+from backend.services.telemetry import twins, usage
 from edge_agent.protocol import (
     QOS,
     Channel,

@@ -2,10 +2,12 @@
 
 from backend.models.audit import AuditEvent, AuditHead
 from backend.models.billing import Invoice, InvoiceLine, Voucher, VoucherRedemption
-from backend.models.booking import Booking, BookingEvent, OutboxMessage, Quota, WaitlistEntry, Webhook
+from backend.models.booking import Booking, BookingEvent
 from backend.models.organization import Organization
+from backend.models.outbox import OutboxMessage
 from backend.models.platform import Platform
 from backend.models.qualification import Qualification
+from backend.models.quota import Quota
 from backend.models.rate import RateCard
 from backend.models.resource import (
     MaintenanceWindow,
@@ -18,6 +20,8 @@ from backend.models.schedule import ScheduleRun
 from backend.models.twin import Alarm, Twin
 from backend.models.usage import UsageCursor, UsageSession
 from backend.models.user import User
+from backend.models.waitlist import WaitlistEntry
+from backend.models.webhook import Webhook
 
 __all__ = [
     "Alarm",

@@ -1,4 +1,4 @@
-"""Bookings of resources, their history, organization quotas and the waitlist.
+"""Bookings of resources and their history.
 
 A booking of a pilot line is one row for the line plus one child row per instrument it is made of,
 written in one transaction. PostgreSQL refuses overlapping slot-holding rows on one resource with an
@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, model_validator
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, Numeric, String, UniqueConstraint
+from sqlalchemy import JSON, Numeric, String
 from sqlmodel import Field, SQLModel
 
 from backend.domain.bookings import BookingStatus
@@ -85,80 +85,6 @@ class BookingEvent(SQLModel, table=True):
     from_status: str | None = Field(default=None, max_length=12)
     to_status: str = Field(max_length=12)
     reason: str | None = Field(default=None, max_length=2000)
-
-
-class Quota(SQLModel, table=True):
-    """Hours per calendar month an organization may book on a platform (overrides the platform default)."""
-
-    __table_args__ = (UniqueConstraint("platform_id", "organization_id", name="uq_quota_platform_org"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    platform_id: int = Field(foreign_key="platform.id")
-    organization_id: int = Field(foreign_key="organization.id")
-    hours_per_month: float | None = Field(default=None, ge=0)
-
-
-class OutboxStatus(StrEnum):
-    pending = "pending"
-    sent = "sent"
-    failed = "failed"
-
-
-class OutboxMessage(SQLModel, table=True):
-    """A notification written in the same transaction as the change it reports; delivered later."""
-
-    __tablename__ = "outbox_message"
-
-    id: int | None = Field(default=None, primary_key=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    event: str = Field(max_length=40, index=True)
-    booking_id: int | None = Field(default=None, foreign_key="booking.id", index=True)
-    channel: str = Field(max_length=10)  # email | webhook
-    recipient: str = Field(max_length=500)  # e-mail address or webhook URL
-    subject: str = Field(max_length=300)
-    body: str = Field(max_length=20000)
-    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    status: OutboxStatus = Field(default=OutboxStatus.pending, sa_type=String(10), index=True)
-    attempts: int = 0
-    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
-    last_error: str | None = Field(default=None, max_length=2000)
-    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-
-
-class Webhook(SQLModel, table=True):
-    """A platform's subscriber URL for booking events; payloads are signed with its secret (HMAC-SHA256)."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    platform_id: int = Field(foreign_key="platform.id", index=True)
-    url: str = Field(max_length=500)
-    secret: str = Field(max_length=200)
-    events: list[str] | None = Field(default=None, sa_type=JSON)  # None = every event
-    active: bool = True
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-
-
-class WaitlistStatus(StrEnum):
-    waiting = "waiting"
-    booked = "booked"
-    offered = "offered"
-    cancelled = "cancelled"
-    expired = "expired"
-
-
-class WaitlistEntry(SQLModel, table=True):
-    __tablename__ = "waitlist_entry"
-
-    id: int | None = Field(default=None, primary_key=True)
-    resource_id: int = Field(foreign_key="resource.id", index=True)
-    user_id: int = Field(foreign_key="app_user.id")
-    organization_id: int | None = Field(default=None, foreign_key="organization.id")
-    starts_at: datetime = Field(sa_type=UTCDateTime)
-    ends_at: datetime = Field(sa_type=UTCDateTime)
-    purpose: str = Field(max_length=2000)
-    auto_book: bool = True
-    status: WaitlistStatus = Field(default=WaitlistStatus.waiting, sa_type=String(10), index=True)
-    booking_id: int | None = Field(default=None, foreign_key="booking.id")
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 # --- API payloads ------------------------------------------------------------------------------
@@ -313,20 +239,3 @@ class SeriesResult(BaseModel):
     series_id: str
     created: list[BookingPublic]
     conflicts: list[dict[str, Any]]
-
-
-class QuotaSet(BaseModel):
-    organization_id: int
-    hours_per_month: float | None = PydanticField(ge=0)
-
-
-class WaitlistPublic(BaseModel):
-    id: int
-    resource_id: int
-    user_id: int
-    organization_id: int | None
-    start: datetime
-    end: datetime
-    status: WaitlistStatus
-    booking_id: int | None
-    auto_book: bool

@@ -1,18 +1,34 @@
-"""API payloads of platform webhooks (the `Webhook` table lives with the bookings it reports)."""
+"""Platform webhooks: the subscriber table and its API payloads."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, field_validator
+from pydantic import Field as PydanticField
+from sqlalchemy import JSON
+from sqlmodel import Field, SQLModel
 
-from backend.services.notifications import SUBJECTS
+from backend.domain.notifications import SUBJECTS
+from backend.models.types import UTCDateTime, utcnow
+
+
+class Webhook(SQLModel, table=True):
+    """A platform's subscriber URL for booking events; payloads are signed with its secret (HMAC-SHA256)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform_id: int = Field(foreign_key="platform.id", index=True)
+    url: str = Field(max_length=500)
+    secret: str = Field(max_length=200)
+    events: list[str] | None = Field(default=None, sa_type=JSON)  # None = every event
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class WebhookCreate(BaseModel):
-    url: str = Field(max_length=500, description="http(s) URL that receives a signed POST per event")
-    events: list[str] | None = Field(
+    url: str = PydanticField(max_length=500, description="http(s) URL that receives a signed POST per event")
+    events: list[str] | None = PydanticField(
         default=None, description="event names to send, e.g. booking.approved; omitted = every event"
     )
 
@@ -47,6 +63,6 @@ class WebhookPublic(BaseModel):
 
 
 class WebhookCreated(WebhookPublic):
-    secret: str = Field(
+    secret: str = PydanticField(
         description="HMAC-SHA256 key of `X-PilotShare-Signature`; shown only now, keep it safe"
     )

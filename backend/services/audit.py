@@ -27,7 +27,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
-from backend.domain.access import Principal, Role
+from backend.domain.access import Principal, ensure_not_sme
 from backend.domain.audit import (
     EMPTY,
     GENESIS,
@@ -39,10 +39,10 @@ from backend.domain.audit import (
     next_record,
     verify,
 )
-from backend.domain.errors import AccessDenied, Invalid
+from backend.domain.errors import Invalid
 from backend.models.audit import AuditEvent, AuditHead
 from backend.models.types import utcnow
-from backend.services.common import page
+from backend.services.common import page, within_scope
 
 _PENDING = "pilotshare_audit_pending"
 _BATCH = 5000
@@ -202,8 +202,7 @@ def verify_chain(engine: Engine) -> Verdict:
 
 
 def ensure_may_read(who: Principal) -> None:
-    if who.role is Role.sme:
-        raise AccessDenied("the audit log is for platform operators, auditors and administrators")
+    ensure_not_sme(who, "audit logs")
 
 
 def list_events(
@@ -223,8 +222,7 @@ def list_events(
     see their own platform's events only."""
     ensure_may_read(who)
     statement = select(AuditEvent).order_by(col(AuditEvent.seq))
-    if who.role is Role.operator:
-        statement = statement.where(AuditEvent.platform_id == who.platform_id)
+    statement = within_scope(statement, who, AuditEvent.platform_id)
     if platform_id is not None:
         statement = statement.where(AuditEvent.platform_id == platform_id)
     if subject:

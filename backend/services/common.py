@@ -1,13 +1,14 @@
-"""Small helpers every service uses: fetch-or-404 and counted pages."""
+"""Small helpers every service uses: fetch-or-404, counted pages, and rows limited to the caller's scope."""
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import func
+from sqlalchemy import false, func
 from sqlmodel import Session, SQLModel, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from backend.domain.access import Principal, read_scope
 from backend.domain.errors import NotFound
 
 M = TypeVar("M", bound=SQLModel)
@@ -28,3 +29,20 @@ def page(session: Session, statement: SelectOfScalar[M], offset: int, limit: int
     total = session.exec(count_statement).one()
     rows = session.exec(statement.offset(offset).limit(min(limit, MAX_PAGE))).all()
     return list(rows), int(total)
+
+
+S = TypeVar("S", bound=Any)
+
+
+def within_scope(statement: S, who: Principal, platform: Any = None, organization: Any = None) -> S:
+    """`statement` narrowed to the rows `who` may read (`backend.domain.access.read_scope`), given the
+    columns that name a row's platform and organization. A scope on a column the rows lack lets nothing
+    through."""
+    scope = read_scope(who)
+    if scope.platform_id is not None:
+        statement = statement.where(false() if platform is None else platform == scope.platform_id)
+    if scope.organization_id is not None:
+        statement = statement.where(
+            false() if organization is None else organization == scope.organization_id
+        )
+    return statement

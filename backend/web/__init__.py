@@ -9,13 +9,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from backend.api.deps import SessionDep
-from backend.services import platforms as platform_service
-from backend.services import resources as resource_service
+from backend.http.deps import SessionDep
+from backend.services.catalog import platforms as platform_service
+from backend.services.catalog import resources as resource_service
+from backend.templating import make_environment
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
-templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates = Jinja2Templates(env=make_environment())
 router = APIRouter(include_in_schema=False)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from edge_agent.drivers import CommandRefused, DriverError, FieldValue
+from edge_agent.protocol import CommandRefused, DriverError, DriverValue
 from edge_agent.settings import REGISTER_WORDS, ModbusRegister, ModbusSetpoint, ModbusSettings
 
 MAX_READ = 125  # registers per Modbus read request
@@ -40,7 +40,7 @@ def combine(words: list[int], word_order: str) -> int:
     return raw
 
 
-def decode(reg: ModbusRegister, words: list[int], word_order: str = "big") -> dict[str, FieldValue]:
+def decode(reg: ModbusRegister, words: list[int], word_order: str = "big") -> dict[str, DriverValue]:
     """The fields one mapped register (pair) yields."""
     raw = combine(words, word_order)
     if reg.type == "float32":
@@ -111,11 +111,11 @@ class ModbusDriver:
             values.update(zip(range(start, start + count), rr.registers, strict=False))
         return values
 
-    async def read(self) -> dict[str, FieldValue]:
+    async def read(self) -> dict[str, DriverValue]:
         if self._client is None or not self._client.connected:
             raise DriverError("modbus: not connected")
         tables = {t: await self._read_table(t) for t in ("input", "holding") if self._spans[t]}
-        fields: dict[str, FieldValue] = {}
+        fields: dict[str, DriverValue] = {}
         for reg in self.settings.registers:
             table = tables[reg.table]
             try:
@@ -164,6 +164,6 @@ class ModbusDriver:
             self._client.close()
             self._client = None
 
-    def describe(self) -> dict[str, FieldValue]:
+    def describe(self) -> dict[str, DriverValue]:
         s = self.settings
         return {"driver": "modbus", "endpoint": f"{s.host}:{s.port}/{s.unit}"}

@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from edge_agent.drivers import CommandRefused, DriverError, FieldValue
+from edge_agent.protocol import CommandRefused, DriverError, DriverValue
 from edge_agent.settings import OpcUaSettings
 
 
-def scaled(value: Any, scale: float) -> FieldValue:
+def scaled(value: Any, scale: float) -> DriverValue:
     """A field from an OPC UA value: numbers ``/ scale``, booleans and text unchanged."""
     if isinstance(value, bool | str):
         return value
@@ -64,7 +64,7 @@ class OpcUaDriver:
             self._client = None
             raise DriverError(f"opcua {s.endpoint}: {type(exc).__name__}: {exc}") from exc
 
-    async def read(self) -> dict[str, FieldValue]:
+    async def read(self) -> dict[str, DriverValue]:
         from asyncua import ua
 
         if self._client is None:
@@ -73,7 +73,7 @@ class OpcUaDriver:
             values = await self._client.read_attributes(self._nodes, ua.AttributeIds.Value)
         except Exception as exc:
             raise DriverError(f"opcua read: {type(exc).__name__}: {exc}") from exc
-        fields: dict[str, FieldValue] = {}
+        fields: dict[str, DriverValue] = {}
         for spec, dv in zip(self.settings.nodes, values, strict=True):
             if not dv.StatusCode.is_good():
                 raise DriverError(f"opcua node {spec.node} ({spec.name}): {dv.StatusCode.name}")
@@ -124,5 +124,5 @@ class OpcUaDriver:
             client, self._client = self._client, None
             await self._disconnect_quietly(client)
 
-    def describe(self) -> dict[str, FieldValue]:
+    def describe(self) -> dict[str, DriverValue]:
         return {"driver": "opcua", "endpoint": self.settings.endpoint}

@@ -27,9 +27,7 @@ def running_api(database_url: str, secret_key: str, **env: str) -> Iterator[str]
         "PILOTSHARE_LOG_LEVEL": "WARNING",
         **env,
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", "api", "--port", str(port)], env=full_env
-    )
+    process = subprocess.Popen([sys.executable, "-m", "pilotshare", "api", "--port", str(port)], env=full_env)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from backend.db import make_engine, unit_of_work
 from backend.main import create_app
 from backend.migrations import upgrade
-from backend.services.seed import seed_demo
+from backend.services.demo.seed import seed_demo
 from backend.settings import Settings
 
 pytestmark = pytest.mark.integration

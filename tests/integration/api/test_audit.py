@@ -220,7 +220,7 @@ def test_events_of_a_rolled_back_unit_of_work_are_not_written(api: Api, database
 
 def test_a_usage_session_is_recorded_when_it_closes(api: Api, database_url: str) -> None:
     from backend.domain.usage import Observation
-    from backend.services import usage
+    from backend.services.telemetry import usage
 
     r = resource(api)
     t0 = datetime(2026, 11, 2, 8, tzinfo=UTC)

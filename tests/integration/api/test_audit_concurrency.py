@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from backend.db import make_engine, unit_of_work
 from backend.migrations import upgrade
-from backend.services.seed import seed_demo
+from backend.services.demo.seed import seed_demo
 from backend.settings import Settings
 from tests.support.api_server import running_api
 

@@ -203,7 +203,7 @@ def test_vouchers_are_for_smes_only(api: Api) -> None:
 
 def test_the_monthly_run_invoices_last_month_once_when_switched_on(api: Api) -> None:
     from backend.background import settlement_job
-    from backend.services.billing import previous_month
+    from backend.services.money.invoices import previous_month
 
     sme = org(api)
     month, _ = previous_month("Asia/Shanghai")

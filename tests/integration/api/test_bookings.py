@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from backend.services.bookings import sweep_no_shows
+from backend.services.bookings.lifecycle import sweep_no_shows
 from tests.integration.api.conftest import Api, unique
 
 pytestmark = pytest.mark.integration

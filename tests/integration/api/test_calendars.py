@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
-from backend.services.security import create_feed_token
+from backend.services.accounts.security import create_feed_token
 from backend.settings import Settings
 from tests.integration.api.conftest import Api
 

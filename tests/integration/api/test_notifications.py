@@ -28,8 +28,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from backend.background import run_periodically
-from backend.models.booking import OutboxMessage, OutboxStatus
-from backend.services.delivery import SMTP_NOT_CONFIGURED, deliver_pending
+from backend.models.outbox import OutboxMessage, OutboxStatus
+from backend.services.notifications.delivery import SMTP_NOT_CONFIGURED, deliver_pending
 from backend.settings import Settings
 from tests.integration.api.conftest import Api
 
@@ -384,7 +384,7 @@ def test_the_outbox_command_delivers_once_and_exits(api: Api, inbox: tuple[Inbox
         "PILOTSHARE_WEBHOOK_ALLOW_PRIVATE": "true",  # the test receiver is on 127.0.0.1
     }
     done = subprocess.run(
-        [sys.executable, "-m", "backend.cli", "outbox", "deliver", "--once"],
+        [sys.executable, "-m", "pilotshare", "outbox", "deliver", "--once"],
         env=env,
         capture_output=True,
         text=True,

@@ -15,7 +15,7 @@ import pytest
 from backend.db import make_engine, unit_of_work, writer
 from backend.domain.usage import Observation
 from backend.models.booking import Booking
-from backend.services import usage
+from backend.services.telemetry import usage
 from backend.settings import Settings
 from tests.integration.api.conftest import Api, unique
 

@@ -16,7 +16,7 @@ def pilotshare(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PILOTSHARE_")}
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "backend.cli", *args],
+        [sys.executable, "-m", "pilotshare", *args],
         capture_output=True,
         text=True,
         env=full_env,

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from backend.db import make_engine, unit_of_work
 from backend.migrations import upgrade
-from backend.services.seed import seed_demo
+from backend.services.demo.seed import seed_demo
 from backend.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 def verify(database_url: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PILOTSHARE_")}
     return subprocess.run(
-        [sys.executable, "-m", "backend.cli", "audit", "verify", "--database-url", database_url],
+        [sys.executable, "-m", "pilotshare", "audit", "verify", "--database-url", database_url],
         capture_output=True,
         text=True,
         env=env,

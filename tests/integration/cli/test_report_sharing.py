@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from backend.db import make_engine, unit_of_work
 from backend.migrations import upgrade
-from backend.services.seed import seed_demo
+from backend.services.demo.seed import seed_demo
 from backend.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 def pilotshare(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PILOTSHARE_")}
     return subprocess.run(
-        [sys.executable, "-m", "backend.cli", *args],
+        [sys.executable, "-m", "pilotshare", *args],
         capture_output=True,
         text=True,
         env=env,

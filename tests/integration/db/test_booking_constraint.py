@@ -11,7 +11,7 @@ from sqlmodel import Session
 from backend.db import make_engine, unit_of_work
 from backend.migrations import upgrade
 from backend.models.booking import Booking
-from backend.services.seed import seed_demo
+from backend.services.demo.seed import seed_demo
 from backend.settings import Settings
 
 pytestmark = pytest.mark.integration

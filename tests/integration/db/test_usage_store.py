@@ -22,8 +22,8 @@ from backend.migrations import upgrade
 from backend.models.platform import Platform
 from backend.models.resource import Resource
 from backend.models.usage import UsageCursor, UsageSession
-from backend.services import usage
-from backend.services.seed import seed_demo
+from backend.services.demo.seed import seed_demo
+from backend.services.telemetry import usage
 from backend.settings import Settings
 
 pytestmark = pytest.mark.integration

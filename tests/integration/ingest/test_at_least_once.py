@@ -13,11 +13,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from backend.adapters.influx import InfluxClient, InfluxWriter
 from backend.db import make_engine, unit_of_work
-from backend.ingest.influx import InfluxClient, InfluxWriter
 from backend.ingest.service import Ingest
 from backend.migrations import upgrade
-from backend.services.seed import seed_demo
+from backend.services.demo.seed import seed_demo
 from backend.settings import Settings
 from edge_agent.protocol import telemetry_topic
 from tests.support.influxdb import InfluxServer

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from backend.ingest.influx import InfluxClient, InfluxWriter, telemetry_line
+from backend.adapters.influx import InfluxClient, InfluxWriter, telemetry_line
 from tests.support.influxdb import InfluxServer
 
 pytestmark = pytest.mark.integration

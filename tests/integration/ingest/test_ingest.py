@@ -17,14 +17,14 @@ import pytest
 from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 
+from backend.adapters.influx import InfluxClient, InfluxWriter
 from backend.db import make_engine, unit_of_work
-from backend.ingest.influx import InfluxClient, InfluxWriter
 from backend.ingest.service import Ingest
 from backend.main import create_app
 from backend.migrations import upgrade
 from backend.models.booking import Booking
 from backend.models.twin import Twin
-from backend.services.seed import seed_demo
+from backend.services.demo.seed import seed_demo
 from backend.settings import Settings
 from edge_agent.protocol import LAST_WILL, event_topic, rfc3339, status_topic, telemetry_topic
 from tests.support.influxdb import InfluxServer

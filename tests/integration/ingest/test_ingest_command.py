@@ -19,7 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from backend.db import make_engine, unit_of_work
 from backend.migrations import upgrade
-from backend.services.seed import seed_demo
+from backend.services.demo.seed import seed_demo
 from backend.settings import Settings
 from edge_agent.protocol import telemetry_topic
 from tests.support.influxdb import InfluxServer
@@ -46,7 +46,7 @@ def test_ingest_command_writes_and_stops_cleanly_on_sigterm(
         "PILOTSHARE_INFLUX_DB": db,
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", "ingest", "--client-id", f"cmd-{uuid.uuid4().hex[:6]}"],
+        [sys.executable, "-m", "pilotshare", "ingest", "--client-id", f"cmd-{uuid.uuid4().hex[:6]}"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -19,16 +19,16 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from backend.adapters.influx import InfluxClient, InfluxWriter
 from backend.db import make_engine, unit_of_work
-from backend.ingest.influx import InfluxClient, InfluxWriter
 from backend.ingest.service import Ingest
 from backend.migrations import upgrade
 from backend.models.booking import Booking
 from backend.models.resource import Resource
 from backend.models.usage import UsageCursor, UsageSession
 from backend.models.user import User
-from backend.services import usage
-from backend.services.seed import seed_demo
+from backend.services.demo.seed import seed_demo
+from backend.services.telemetry import usage, usage_reading
 from backend.settings import Settings
 from edge_agent.protocol import LAST_WILL, status_topic, telemetry_topic
 from tests.support.influxdb import InfluxServer
@@ -212,8 +212,8 @@ def test_a_state_sequence_becomes_sessions_matched_to_their_booking(stack: Stack
         (None, None),
     ]
     with unit_of_work(stack.engine) as session:
-        counted = usage.sessions(session, start=at(0), end=at(7200), resource_id=rid)
-        figures = usage.booking_usage(session, session.get(Booking, booking_id), now=at(99_999))  # type: ignore[arg-type]
+        counted = usage_reading.sessions(session, start=at(0), end=at(7200), resource_id=rid)
+        figures = usage_reading.booking_usage(session, session.get(Booking, booking_id), now=at(99_999))  # type: ignore[arg-type]
     assert [(s.start, s.end, s.minutes) for s in counted] == [
         (at(60), at(1500), 24.0),
         (at(3000), at(4530), 25.5),

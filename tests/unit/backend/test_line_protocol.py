@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.ingest.influx import point_line, telemetry_line, telemetry_lines
+from backend.adapters.influx import point_line, telemetry_line, telemetry_lines
 
 HOSTILE = [",", "=", " ", "\n", "\t", "\r", '"', "\\", "'", "#", "温度", "a\\", "\\ ", "é", "\x00"]
 

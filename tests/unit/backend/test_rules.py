@@ -94,7 +94,7 @@ def test_bad_settings_name_the_setting() -> None:
 
 
 def test_webhook_targets_must_be_public_unless_allowed() -> None:
-    from backend.services.webhooks import target_problem
+    from backend.services.notifications.webhooks import target_problem
 
     for url in (
         "http://127.0.0.1:8000/x",

@@ -12,21 +12,17 @@ from hypothesis import strategies as st
 
 from backend.domain.usage import (
     STATES,
-    BookedSlot,
     Observation,
     Span,
     SpanList,
     Tracker,
     UsageRules,
-    booking_figures,
-    clip,
     counts_as_use,
-    covered,
     in_device_order,
     is_state,
-    pick_booking,
     track,
 )
+from backend.domain.usage_figures import BookedSlot, booking_figures, clip, covered, pick_booking
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 RULES = UsageRules(min_seconds=60)

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from edge_agent.commands import UNKNOWN_ID, execute, parse_command
-from edge_agent.drivers import CommandRefused, DriverError, FieldValue
-from edge_agent.protocol import Command, CommandAck, rfc3339
+from edge_agent.protocol import Command, CommandAck, CommandRefused, DriverError, DriverValue, rfc3339
 
 
 class FakeDriver:
@@ -23,7 +22,7 @@ class FakeDriver:
     async def connect(self) -> None:
         pass
 
-    async def read(self) -> dict[str, FieldValue]:
+    async def read(self) -> dict[str, DriverValue]:
         return {}
 
     async def command(self, action: str, args: dict[str, Any]) -> None:
@@ -34,7 +33,7 @@ class FakeDriver:
     async def close(self) -> None:
         pass
 
-    def describe(self) -> dict[str, FieldValue]:
+    def describe(self) -> dict[str, DriverValue]:
         return {}
 
 

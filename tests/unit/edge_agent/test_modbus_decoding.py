@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from edge_agent.drivers import CommandRefused
 from edge_agent.drivers.modbus import decode, encode, spans
+from edge_agent.protocol import CommandRefused
 from edge_agent.settings import ModbusRegister, ModbusSetpoint
 from simulators.servers.modbus import STATUS_BITS, status_word, to_words
 

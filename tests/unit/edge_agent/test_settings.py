@@ -63,7 +63,7 @@ def test_a_good_config_has_defaults_for_the_rest() -> None:
         ("device.modbus.registers[1].address", -1, "device.modbus.registers[1].address: must be >= 0"),
         ("device.modbus.registers[0].type", "int64", "device.modbus.registers[0].type: Input should be"),
         ("device.modbus.port", 70000, "device.modbus.port: must be <= 65535"),
-        ("device.driver", "profinet", "device.driver: Input should be 'opcua', 'modbus' or 'sim'"),
+        ("device.driver", "profinet", "device.driver: no driver named 'profinet' is installed (installed:"),
         ("platform", "jinan bio", "platform: 'jinan bio' does not match"),
         ("mqtt.url", "http://x:1883", "mqtt.url: scheme 'http' is not mqtt:// or mqtts://"),
         ("sampling", {"hz": 0}, "sampling.hz: must be > 0"),
@@ -131,7 +131,7 @@ def test_files_in_each_format(tmp_path: Path, suffix: str) -> None:
             '[mqtt]\nusername = "agent/p/r"\npassword = "pw"\n'
         )
     s = load_settings(path)
-    assert s.device.sim is not None and s.device.sim.device_type == "fermenter"
+    assert s.device.section().device_type == "fermenter"  # the sim driver's defaults
 
 
 def test_unreadable_or_malformed_files_say_so(tmp_path: Path) -> None:
@@ -149,3 +149,15 @@ def test_unreadable_or_malformed_files_say_so(tmp_path: Path) -> None:
     listing.write_text("[1, 2]")
     with pytest.raises(ConfigError, match="mapping of keys"):
         load_settings(listing)
+
+
+def test_a_plug_in_driver_checks_its_own_section(tmp_path: Path) -> None:
+    """The simulators' ``sim`` driver is found through its entry point, and its section is validated by
+    its own settings model, with the key path in the message."""
+    data: dict[str, Any] = {"agent_id": "a", "platform": "p", "resource": "r"}
+    data["device"] = {"driver": "sim", "sim": {"speed": 0}}
+    with pytest.raises(ConfigError, match=r"device\.sim\.speed: "):
+        parse_settings(data)
+    data["device"] = {"driver": "sim", "sim": {"device_type": "furnace"}, "modbus_typo": {}}
+    with pytest.raises(ConfigError, match=r"unknown section device\.modbus_typo"):
+        parse_settings(data)

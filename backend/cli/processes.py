@@ -1,0 +1,186 @@
+"""The long-running processes: the HTTP API, the ingest, and the demo that runs them all together."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Annotated, Any
+
+import typer
+
+from backend.cli.admin import seed_demo_command
+from backend.cli.common import DatabaseOpt, fail, settings_from
+
+
+def ingest(
+    mqtt_url: Annotated[str | None, typer.Option(help="overrides PILOTSHARE_MQTT_URL")] = None,
+    influx_url: Annotated[str | None, typer.Option(help="overrides PILOTSHARE_INFLUX_URL")] = None,
+    influx_db: Annotated[str | None, typer.Option(help="overrides PILOTSHARE_INFLUX_DB")] = None,
+    client_id: Annotated[str, typer.Option(help="MQTT client id; the broker keeps its session")] = (
+        "pilotshare-ingest"
+    ),
+    database_url: DatabaseOpt = None,
+) -> None:
+    """MQTT telemetry into InfluxDB, twin state and alarms into the database (docs/ingest.md).
+
+    Stops cleanly on SIGTERM: what was received is written and acknowledged first; prints one JSON
+    line with the counts at the end."""
+
+    import httpx
+
+    from backend.adapters.influx import InfluxClient, InfluxError, InfluxWriter
+    from backend.db import make_engine
+    from backend.domain.usage import UsageRules
+    from backend.ingest.service import Ingest
+
+    settings = settings_from(
+        mqtt_url=mqtt_url, influx_url=influx_url, influx_db=influx_db, database_url=database_url
+    )
+    client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_token)
+    try:
+        if client.ensure_database():
+            typer.echo(f"created InfluxDB database {settings.influx_db}", err=True)
+    except (InfluxError, httpx.HTTPError) as exc:
+        typer.echo(f"warning: could not check the InfluxDB database ({exc}); writes will retry", err=True)
+    engine = make_engine(settings)
+    service = Ingest(
+        settings.mqtt_url,
+        engine,
+        InfluxWriter(client),
+        client_id=client_id,
+        usage_rules=UsageRules(settings.usage_min_seconds),
+    )
+    stopping = False
+
+    def stop(_signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    service.start()
+    try:
+        while not stopping:
+            time.sleep(0.2)
+    finally:
+        service.stop()
+        client.close()
+        engine.dispose()
+    stats = service.stats
+    summary = {
+        "messages": stats.messages,
+        "samples": stats.samples,
+        "bad_payloads": stats.bad_payloads,
+        "twins_changed": stats.twins_changed,
+        "alarms": stats.alarms,
+        "usage_sessions_changed": stats.usage_sessions_changed,
+        "unknown_resources": sum(stats.unknown_resources.values()),
+        "lines_written": service.influx.stats.lines_written,
+        "lines_dropped": service.influx.stats.lines_dropped,
+    }
+    typer.echo(json.dumps(summary))
+
+
+def api(
+    host: Annotated[str | None, typer.Option(help="overrides PILOTSHARE_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="overrides PILOTSHARE_PORT")] = None,
+    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Serve the HTTP API and web UI (uvicorn; stops cleanly on SIGTERM)."""
+    import uvicorn
+
+    settings = settings_from(host=host, port=port, database_url=database_url)
+    try:
+        settings.check_secret()
+    except RuntimeError as exc:
+        fail(str(exc))
+    os.environ["PILOTSHARE_DATABASE_URL"] = settings.database_url  # the app factory reads the environment
+    uvicorn.run(
+        "backend.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        forwarded_allow_ips="*",
+    )
+
+
+def demo(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Migrate, seed the demo platform, and run the API; Ctrl-C or SIGTERM stops everything."""
+    from backend.migrations import upgrade
+    from backend.services.demo.seed import demo_data
+
+    os.environ.setdefault("PILOTSHARE_DEMO_MODE", "true")
+    settings = settings_from(database_url=database_url, demo_mode=True)
+    path = settings.sqlite_path()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    seed_demo_command(database_url=settings.database_url, fleet_devices=0)
+    env = {**os.environ, "PILOTSHARE_DATABASE_URL": settings.database_url, "PILOTSHARE_DEMO_MODE": "true"}
+    me = [sys.executable, "-m", "pilotshare"]
+    api_process = subprocess.Popen([*me, "api", "--host", host, "--port", str(port)], env=env)
+    fleet_devices = sum(1 for r in demo_data()["resources"] if r.get("device_type"))
+    fleet = subprocess.Popen(
+        [
+            *me,
+            "simulate",
+            "--devices",
+            str(fleet_devices),
+            "--hz",
+            "1",
+            "--duration",
+            str(365 * 24 * 3600),
+            "--mqtt-url",
+            settings.mqtt_url,
+        ],
+        env=env,
+    )
+    ingest_process = subprocess.Popen([*me, "ingest"], env=env)
+    typer.echo(f"\nPilotShare demo is up: http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    typer.echo(f"Simulated fleet: {fleet_devices} instruments publishing to {settings.mqtt_url}")
+    typer.echo(f"Ingest: {settings.mqtt_url} -> {settings.influx_url} (twins: /api/v1/resources/ID/twin)")
+    typer.echo("Stop with Ctrl-C.")
+    _supervise(critical=api_process, helpers=[fleet, ingest_process])
+
+
+def _supervise(critical: subprocess.Popen[bytes], helpers: list[subprocess.Popen[bytes]]) -> None:
+    """Run until the critical child ends or we are told to stop; then stop every child."""
+    stopping = False
+
+    def stop(_signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    reported: set[int] = set()
+    while not stopping and critical.poll() is None:
+        for helper in helpers:
+            if helper.poll() is not None and helper.pid not in reported:
+                reported.add(helper.pid)
+                typer.echo(f"note: helper process {helper.pid} ended with code {helper.returncode}", err=True)
+        time.sleep(0.5)
+    children = [critical, *helpers]
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + 15
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    if not stopping:
+        raise typer.Exit(1)

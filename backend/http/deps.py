@@ -1,0 +1,130 @@
+"""Request dependencies shared by both HTTP delivery layers (JSON API and web pages): settings, one unit
+of work per request, the writer for check-then-write use cases, and the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from backend.adapters.influx import InfluxClient
+from backend.db import unit_of_work, writer
+from backend.domain.access import Principal
+from backend.models.user import User
+from backend.services.accounts.security import InvalidToken, decode_access_token, principal_of
+from backend.settings import Settings
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+    """The request's unit of work: committed when the route returns, rolled back when it raises."""
+    with unit_of_work(engine) as session:
+        yield session
+
+
+def get_writer(
+    engine: Annotated[Engine, Depends(get_engine)],
+) -> Callable[[], AbstractContextManager[Session]]:
+    """Opens a unit of work that checks and then writes (bookings): serialized on SQLite, see `writer`.
+
+    The route enters it itself, so the transaction begins and commits on the route's own worker
+    thread. Committed later by FastAPI (as `SessionDep` is) a booking would hold SQLite's write lock
+    while it waits for a free worker thread, and under load the waiting writers hold them all.
+    """
+    return lambda: unit_of_work(writer(engine))
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+Writer = Annotated[Callable[[], AbstractContextManager[Session]], Depends(get_writer)]
+
+_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+
+
+def _user_from_token(engine: Engine, settings: Settings, token: str | None) -> User | None:
+    """The active user a token names, read in a short session of its own.
+
+    The route's unit of work is a separate session; keeping this one open as well would let
+    every waiting request hold two pooled connections and starve the pool under load.
+    """
+    if token is None:
+        return None
+    try:
+        user_id = decode_access_token(settings, token)
+    except InvalidToken:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or expired token", _UNAUTHORIZED) from None
+    with Session(engine, expire_on_commit=False) as session:
+        user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "account is disabled or gone", _UNAUTHORIZED)
+    return user
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+def get_influx(request: Request) -> InfluxClient:
+    """The app's one InfluxDB client (made in the lifespan; its connection pool serves every request)."""
+    client: InfluxClient = request.app.state.influx
+    return client
+
+
+InfluxDep = Annotated[InfluxClient, Depends(get_influx)]
+TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
+
+
+def get_current_user(engine: EngineDep, settings: SettingsDep, token: TokenDep) -> User:
+    user = _user_from_token(engine, settings, token)
+    if user is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "log in first (POST /api/v1/auth/token)", _UNAUTHORIZED
+        )
+    return user
+
+
+def get_principal(user: Annotated[User, Depends(get_current_user)]) -> Principal:
+    return principal_of(user)
+
+
+def get_optional_principal(engine: EngineDep, settings: SettingsDep, token: TokenDep) -> Principal | None:
+    user = _user_from_token(engine, settings, token)
+    return None if user is None else principal_of(user)
+
+
+def get_stream_principal(
+    engine: EngineDep,
+    settings: SettingsDep,
+    token: TokenDep,
+    access_token: Annotated[
+        str | None,
+        Query(description="the bearer token, for a browser's EventSource (it cannot send headers)"),
+    ] = None,
+) -> Principal:
+    """The caller of an event stream: the Authorization header, else the `access_token` query parameter."""
+    return principal_of(get_current_user(engine, settings, token or access_token))
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+Caller = Annotated[Principal, Depends(get_principal)]
+StreamCaller = Annotated[Principal, Depends(get_stream_principal)]
+MaybeCaller = Annotated[Principal | None, Depends(get_optional_principal)]
+
+
+Offset = Annotated[int, Query(ge=0, description="rows to skip")]
+Limit = Annotated[int, Query(ge=1, le=500, description="rows per page")]

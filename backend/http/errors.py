@@ -1,0 +1,72 @@
+"""How the HTTP delivery layers answer errors: one JSON shape, `{"detail": "field: what is wrong", ...}`,
+and the one place where a domain error becomes an HTTP status."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+
+from backend.domain.errors import AccessDenied, Conflict, DomainError, Invalid, NotFound, Unavailable
+from backend.logs import get_logger
+
+log = get_logger("pilotshare.http")
+
+STATUS_OF: dict[type[DomainError], int] = {
+    NotFound: 404,
+    AccessDenied: 403,
+    Conflict: 409,
+    Invalid: 422,
+    Unavailable: 503,
+}
+
+
+def status_of(exc: DomainError) -> int:
+    """The HTTP status of a domain error: its own class's, else its nearest ancestor's, else 400."""
+    for kind in type(exc).__mro__:
+        if kind in STATUS_OF:
+            return STATUS_OF[kind]
+    return 400
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or "request"
+
+
+_FIELD_FIRST = re.compile(r"^([A-Za-z_][A-Za-z0-9_.\[\]]*): (.+)$", re.DOTALL)
+
+
+def named_error(loc: tuple[int | str, ...], message: str) -> dict[str, str]:
+    """`{"field", "message"}`; a check across fields says which field it blames as "field: message"."""
+    message = message.removeprefix("Value error, ")
+    field = _where(loc)
+    blamed = _FIELD_FIRST.match(message)
+    if blamed and field == "request":
+        field, message = blamed.group(1), blamed.group(2)
+    return {"field": field, "message": message}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message, **exc.details}, status_code=status_of(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [named_error(tuple(e.get("loc", ())), str(e.get("msg", ""))) for e in exc.errors()]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
+        # Two requests raced past the use case's own check and the database kept the rule. Its message
+        # names tables and constraints, which are ours to read, not the caller's: log it, answer plainly.
+        log.warning("http.integrity_error", error=str(exc.orig).splitlines()[0] if exc.orig else None)
+        return JSONResponse(
+            {"detail": "conflicts with data that was changed at the same time; reload and try again"},
+            status_code=409,
+        )

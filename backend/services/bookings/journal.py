@@ -1,0 +1,48 @@
+"""The booking journal: every transition as a booking event and an entry in the audit chain."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from backend.models.booking import Booking, BookingEvent
+from backend.services import audit
+
+
+def record_event(
+    session: Session,
+    booking: Booking,
+    action: str,
+    before: str | None,
+    actor: int | None,
+    reason: str | None = None,
+) -> None:
+    assert booking.id is not None
+    session.add(
+        BookingEvent(
+            booking_id=booking.id,
+            actor_id=actor,
+            action=action,
+            from_status=before,
+            to_status=booking.status,
+            reason=reason,
+        )
+    )
+    audit.append(
+        session,
+        f"booking.{action}",
+        ("booking", booking.id),
+        actor=actor,
+        platform_id=booking.platform_id,
+        payload={
+            "from": before,
+            "to": booking.status,
+            "reason": reason,
+            "resource_id": booking.resource_id,
+            "organization_id": booking.organization_id,
+            "user_class": booking.user_class,
+            "key_project": booking.key_project,
+            "start": booking.starts_at,
+            "end": booking.ends_at,
+            "estimated_price": booking.estimated_price,
+        },
+    )

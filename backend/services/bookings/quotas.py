@@ -1,0 +1,47 @@
+"""Monthly quotas: how many hours an organization may still book on a platform."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from backend.domain.bookings import (
+    HOLDS_SLOT,
+)
+from backend.models.booking import Booking
+from backend.models.platform import Platform
+from backend.models.quota import Quota
+
+
+def quota_hours(session: Session, platform: Platform, organization_id: int | None) -> float | None:
+    if organization_id is None or organization_id == platform.owner_org_id:
+        return None
+    override = session.exec(
+        select(Quota).where(Quota.platform_id == platform.id, Quota.organization_id == organization_id)
+    ).first()
+    return override.hours_per_month if override is not None else platform.default_quota_hours
+
+
+def month_bounds(moment: datetime, zone: ZoneInfo) -> tuple[datetime, datetime, str]:
+    local = moment.astimezone(zone)
+    first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, following, f"{local:%Y-%m}"
+
+
+def hours_used(
+    session: Session, platform_id: int, organization_id: int, start: datetime, end: datetime
+) -> timedelta:
+    rows = session.exec(
+        select(Booking.starts_at, Booking.ends_at).where(
+            Booking.platform_id == platform_id,
+            Booking.organization_id == organization_id,
+            col(Booking.parent_id).is_(None),
+            col(Booking.status).in_([s.value for s in HOLDS_SLOT]),
+            col(Booking.starts_at) >= start,
+            col(Booking.starts_at) < end,
+        )
+    ).all()
+    return sum(((e - s) for s, e in rows if s and e), timedelta())

@@ -1,0 +1,218 @@
+"""The sharing-performance report: load a platform's facts for a period, compute, fingerprint.
+
+Everything is read in one consistent snapshot of the database (see `audit.snapshot`), together with
+the audit chain's head and its verification, so the report says exactly which log it was computed
+from. Figures and their definitions: backend/domain/report.py and docs/reports.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from backend.domain.access import Principal, Role, ensure_not_sme
+from backend.domain.audit import canonical_json, jsonable
+from backend.domain.errors import AccessDenied, Invalid
+from backend.domain.intervals import Interval
+from backend.domain.report import (
+    BookingFact,
+    ResourceFact,
+    SessionFact,
+    SharingReport,
+    sharing_report,
+)
+from backend.models.booking import Booking
+from backend.models.organization import Organization, OrgKind
+from backend.models.platform import Platform
+from backend.models.rate import UserClass
+from backend.models.resource import Resource, ResourceKind
+from backend.models.types import utcnow
+from backend.services.audit import snapshot, verify_connection
+from backend.services.money.rates import price_of
+from backend.services.telemetry import usage_reading
+
+MAX_DAYS = 3 * 366
+
+
+def period_of(first: date, last: date, zone: ZoneInfo) -> Interval:
+    """From 00:00 of `first` to 24:00 of `last`, in the platform's wall-clock time."""
+    return Interval(
+        datetime.combine(first, time(), zone), datetime.combine(last + timedelta(days=1), time(), zone)
+    )
+
+
+def check_dates(first: date, last: date) -> None:
+    if last < first:
+        raise Invalid("to", f"{last.isoformat()} is before from ({first.isoformat()})")
+    if (last - first).days >= MAX_DAYS:
+        raise Invalid("to", f"a report covers at most {MAX_DAYS} days")
+
+
+def _platforms(session: Session, who: Principal | None, code: str | None) -> list[Platform]:
+    if who is not None:
+        ensure_not_sme(who, "sharing reports")
+    statement = select(Platform).order_by(col(Platform.code))
+    if code is not None:
+        statement = statement.where(Platform.code == code)
+    platforms = list(session.exec(statement))
+    if code is not None and not platforms:
+        raise Invalid("platform", f"unknown platform code {code!r}")
+    if who is not None and who.role is Role.operator:
+        if code is not None and platforms[0].id != who.platform_id:
+            raise AccessDenied("operators see the report of their own platform only")
+        platforms = [p for p in platforms if p.id == who.platform_id]
+    return platforms
+
+
+def _sessions(session: Session, platform_id: int, period: Interval) -> list[SessionFact]:
+    """Counted (not short) usage sessions, clipped to the period; an open one lasts to its newest sample."""
+    return [
+        SessionFact(s.resource_id, s.start, s.end, s.organization_id)
+        for s in usage_reading.sessions(session, start=period.start, end=period.end, platform_id=platform_id)
+        if s.end > s.start
+    ]
+
+
+def _bookings(session: Session, platform_id: int, period: Interval, line_ids: set[int]) -> list[BookingFact]:
+    """Bookings requested in the period or whose slot touches it."""
+    rows = session.exec(
+        select(Booking)
+        .where(
+            Booking.platform_id == platform_id,
+            or_(
+                (col(Booking.requested_at) >= period.start) & (col(Booking.requested_at) < period.end),
+                (col(Booking.starts_at) < period.end) & (col(Booking.ends_at) > period.start),
+            ),
+        )
+        .order_by(col(Booking.id))
+    ).all()
+    facts = []
+    for b in rows:
+        price = None
+        if b.status == "completed" and b.parent_id is None and b.resource_id and b.starts_at and b.ends_at:
+            price = price_of(
+                session, b.resource_id, UserClass(b.user_class), Interval(b.starts_at, b.ends_at)
+            )
+        facts.append(
+            BookingFact(
+                id=b.id or 0,
+                resource_id=b.resource_id,
+                top_level=b.parent_id is None,
+                books_line=b.resource_id in line_ids,
+                organization_id=b.organization_id,
+                user_class=str(b.user_class),
+                status=str(b.status),
+                key_project=b.key_project,
+                requested_at=b.requested_at,
+                decided_at=b.decided_at,
+                decided_by_person=b.decided_by_id is not None,
+                sla_due_at=b.sla_due_at,
+                start=b.starts_at,
+                end=b.ends_at,
+                price=price,
+            )
+        )
+    return facts
+
+
+def _platform_report(
+    session: Session, platform: Platform, first: date, last: date, smes: frozenset[int]
+) -> dict[str, Any]:
+    zone = ZoneInfo(platform.timezone)
+    period = period_of(first, last, zone)
+    resources = [
+        ResourceFact(r.id or 0, r.code, r.name, str(r.kind))
+        for r in session.exec(
+            select(Resource).where(Resource.platform_id == platform.id).order_by(col(Resource.code))
+        )
+    ]
+    lines = {r.id for r in resources if r.kind == ResourceKind.line}
+    sessions = _sessions(session, platform.id or 0, period)
+    bookings = _bookings(session, platform.id or 0, period, lines)
+    inputs = {
+        "platform": platform.code,
+        "owner_organization_id": platform.owner_org_id,
+        "period": [period.start, period.end],
+        "sme_organization_ids": sorted(smes),
+        "resources": [asdict(r) for r in resources],
+        "sessions": [asdict(s) for s in sessions],
+        "bookings": [asdict(b) for b in bookings],
+    }
+    figures = sharing_report(period, platform.owner_org_id, resources, sessions, bookings, smes)
+    return {
+        "platform": platform.code,
+        "name": platform.name,
+        "timezone": platform.timezone,
+        "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
+        "inputs_sha256": hashlib.sha256(canonical_json(jsonable(inputs)).encode()).hexdigest(),
+        "counted": {"usage_sessions": len(sessions), "bookings": len(bookings)},
+        **_figures(figures),
+    }
+
+
+def _figures(r: SharingReport) -> dict[str, Any]:
+    money = {k: str(v) for k, v in r.income.by_class.items()}
+    return {
+        "effective_hours": r.effective_hours,
+        "external_hours": r.external_hours,
+        "sharing_rate": r.sharing_rate,
+        "smes_served": r.smes_served,
+        "bookings": asdict(r.bookings),
+        "response_hours": {
+            "ordinary": asdict(r.response_ordinary),
+            "green_channel": asdict(r.response_green),
+        },
+        "booked_vs_actual": {
+            "booked_hours": r.booked_hours,
+            "used_booked_hours": r.used_booked_hours,
+            "utilization": r.utilization,
+        },
+        "income": {
+            "by_user_class": money,
+            "internal": str(r.income.internal),
+            "external": str(r.income.external),
+            "total": str(r.income.total),
+            "completed_bookings": r.income.completed_bookings,
+            "unpriced_bookings": r.income.unpriced_bookings,
+        },
+        "resources": [asdict(x) for x in r.resources],
+    }
+
+
+def sharing(
+    engine: Engine, who: Principal | None, first: date, last: date, platform_code: str | None = None
+) -> dict[str, Any]:
+    """The sharing report of one platform (or every platform `who` may see) from `first` to `last`
+    (whole days, inclusive). `who` None: the command line, which sees everything."""
+    check_dates(first, last)
+    with snapshot(engine) as connection, connection.begin(), Session(bind=connection) as session:
+        platforms = _platforms(session, who, platform_code)
+        smes = frozenset(
+            i
+            for i in session.exec(select(Organization.id).where(Organization.kind == OrgKind.sme)).all()
+            if i is not None
+        )
+        reports = [_platform_report(session, p, first, last, smes) for p in platforms]
+        verdict = verify_connection(connection)
+    bad = verdict.first_bad
+    return {
+        "report": "sharing",
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "generated_at": utcnow().isoformat(),
+        "audit": {
+            "ok": verdict.ok,
+            "events": verdict.events,
+            "head_seq": verdict.head.seq,
+            "head_hash": verdict.head.hash,
+            "first_bad": None if bad is None else asdict(bad),
+        },
+        "platforms": reports,
+    }

@@ -1,0 +1,91 @@
+"""Notifications through an outbox: rows written in the transaction of the change they report.
+
+A separate delivery step (`delivery.py` beside this module) sends them by e-mail and webhook,
+retrying with back-off, so a broken mail server never loses or blocks a booking.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from backend.domain.notifications import SUBJECTS
+from backend.models.booking import Booking
+from backend.models.outbox import OutboxMessage
+from backend.models.platform import Platform
+from backend.models.resource import Resource
+from backend.models.user import User
+from backend.models.webhook import Webhook
+
+
+def booking_payload(session: Session, booking: Booking, event: str) -> dict[str, Any]:
+    resource = session.get(Resource, booking.resource_id) if booking.resource_id else None
+    return {
+        "event": event,
+        "booking_id": booking.id,
+        "status": booking.status,
+        "platform_id": booking.platform_id,
+        "resource": resource.code if resource else None,
+        "organization_id": booking.organization_id,
+        "start": booking.starts_at.isoformat() if booking.starts_at else None,
+        "end": booking.ends_at.isoformat() if booking.ends_at else None,
+        "key_project": booking.key_project,
+        "reason": booking.decision_reason,
+    }
+
+
+def notify_booking(session: Session, booking: Booking, event: str) -> None:
+    """Queue an e-mail to the requester and a call to each subscribed webhook of the platform."""
+    with session.no_autoflush:  # the booking's own pending rows are flushed once, by the caller
+        _queue(session, booking, event)
+
+
+def _queue(session: Session, booking: Booking, event: str) -> None:
+    payload = booking_payload(session, booking, event)
+    subject = f"[PilotShare] {SUBJECTS.get(event, event)} #{booking.id}"
+    platform = session.get(Platform, booking.platform_id)
+    zone = ZoneInfo(platform.timezone if platform else "Asia/Shanghai")
+    when = "to be scheduled"
+    if booking.starts_at and booking.ends_at:
+        start, end = booking.starts_at.astimezone(zone), booking.ends_at.astimezone(zone)
+        when = f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} ({zone})"
+    body = "\n".join(
+        line
+        for line in (
+            f"Booking #{booking.id} on {payload['resource'] or 'a resource to be chosen'}: {booking.status}",
+            f"Time: {when}",
+            f"Purpose: {booking.purpose}",
+            f"Reason: {booking.decision_reason}" if booking.decision_reason else "",
+        )
+        if line
+    )
+    user = session.get(User, booking.user_id)
+    if user is not None and user.is_active:
+        session.add(
+            OutboxMessage(
+                event=event,
+                booking_id=booking.id,
+                channel="email",
+                recipient=user.email,
+                subject=subject,
+                body=body,
+                payload=payload,
+            )
+        )
+    for hook in session.exec(
+        select(Webhook).where(Webhook.platform_id == booking.platform_id, col(Webhook.active).is_(True))
+    ):
+        if hook.events is None or event in hook.events:
+            session.add(
+                OutboxMessage(
+                    event=event,
+                    booking_id=booking.id,
+                    channel="webhook",
+                    recipient=hook.url,
+                    subject=subject,
+                    body="",
+                    payload={**payload, "webhook_id": hook.id},
+                )
+            )

@@ -1,0 +1,57 @@
+"""What the platform's own monitoring asks: is the database there, and how much is in it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col, select
+
+from backend.models.booking import Booking
+from backend.models.outbox import OutboxMessage
+from backend.models.resource import Resource
+
+
+def database_problem(session: Session) -> str | None:
+    """None when the database answers and is migrated; otherwise the first line of what went wrong."""
+    try:
+        session.exec(text("SELECT 1 FROM alembic_version"))  # type: ignore[call-overload]
+    except SQLAlchemyError as exc:
+        return str(exc).splitlines()[0]
+    return None
+
+
+@dataclass(frozen=True)
+class Gauge:
+    name: str
+    help: str
+    samples: list[tuple[dict[str, str], int]]
+
+
+def business_gauges(session: Session) -> list[Gauge]:
+    """Counts from the shared database: every API replica reports the same values."""
+    bookings = session.exec(
+        select(Booking.status, func.count()).where(col(Booking.parent_id).is_(None)).group_by(Booking.status)
+    ).all()
+    outbox = session.exec(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
+    resources = session.exec(
+        select(Resource.kind, Resource.status, func.count()).group_by(Resource.kind, Resource.status)
+    ).all()
+    return [
+        Gauge(
+            "pilotshare_bookings",
+            "Bookings by status (lines count once).",
+            [({"status": str(s)}, n) for s, n in bookings],
+        ),
+        Gauge(
+            "pilotshare_outbox_messages",
+            "Notifications by delivery status.",
+            [({"status": str(s)}, n) for s, n in outbox],
+        ),
+        Gauge(
+            "pilotshare_resources",
+            "Resources by kind and status.",
+            [({"kind": str(k), "status": str(s)}, n) for k, s, n in resources],
+        ),
+    ]

@@ -1,0 +1,108 @@
+"""Run data of one resource, read back from InfluxDB with InfluxQL on the v1 `/query` endpoint.
+
+Staff and auditors read any time range; an SME reads only the parts of the range covered by its own
+organization's bookings of the resource (the "run data of their own bookings" promise), and is
+refused when the range covers none of them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlmodel import Session
+
+from backend.adapters.influx import MEASUREMENT, InfluxClient, InfluxError, quote_identifier, quote_string
+from backend.domain.access import Principal, Role
+from backend.domain.errors import AccessDenied, Invalid, Unavailable
+from backend.models.twin import TelemetryPoint, TelemetrySeries
+from backend.services.telemetry import twins
+
+MAX_POINTS = 10_000
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_EVERY = re.compile(r"^([1-9][0-9]{0,6})(ms|s|m|h|d|w)$")
+
+
+def every_seconds(every: str) -> float:
+    match = _EVERY.match(every)
+    if match is None:
+        raise Invalid("every", f"{every!r} is not a duration like 10s, 1m, 1h or 1d")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def check_field(field: str) -> str:
+    if not field or len(field) > 64 or field == "time":
+        raise Invalid("field", "give the signal name (1-64 characters, not 'time')")
+    return field
+
+
+def _ns(moment: datetime) -> int:
+    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+
+
+def _influxql(
+    platform: str, resource: str, field: str, start: datetime, end: datetime, every: str | None
+) -> str:
+    where = (
+        f"{quote_identifier('platform')} = {quote_string(platform)} AND "
+        f"{quote_identifier('resource')} = {quote_string(resource)} AND "
+        f"time >= {_ns(start)} AND time < {_ns(end)}"
+    )
+    if every is None:
+        return (
+            f"SELECT {quote_identifier(field)} AS value FROM {quote_identifier(MEASUREMENT)} "
+            f"WHERE {where} ORDER BY time ASC LIMIT {MAX_POINTS + 1}"
+        )
+    return (
+        f"SELECT mean({quote_identifier(field)}) AS value FROM {quote_identifier(MEASUREMENT)} "
+        f"WHERE {where} GROUP BY time({every}) fill(none)"
+    )
+
+
+def read_series(
+    session: Session,
+    client: InfluxClient,
+    who: Principal,
+    resource_id: int,
+    field: str,
+    start: datetime | None,
+    end: datetime | None,
+    every: str | None,
+) -> TelemetrySeries:
+    check_field(field)
+    end = (end or datetime.now(UTC)).astimezone(UTC)
+    start = (start or end - timedelta(hours=1)).astimezone(UTC)
+    if end <= start:
+        raise Invalid("to", "must be after from")
+    if every is not None and (end - start).total_seconds() / every_seconds(every) > MAX_POINTS:
+        raise Invalid("every", f"gives more than {MAX_POINTS} points over this range; take a longer interval")
+    resource, platform = twins.resource_with_platform(session, resource_id)
+    if who.role is Role.operator and who.platform_id != resource.platform_id:
+        raise AccessDenied("only operators of this resource's platform read its run data")
+    windows = [(start, end)]
+    if who.role is Role.sme:
+        windows = twins.run_windows(session, who, resource_id, start, end)
+        if not windows:
+            raise AccessDenied("an SME reads run data only within its own bookings of this resource")
+    points: list[TelemetryPoint] = []
+    for window_start, window_end in windows[:100]:
+        q = _influxql(platform.code, resource.code, field, window_start, window_end, every)
+        try:
+            results = client.query(q, epoch="ns")
+        except InfluxError as exc:
+            if "unsupported mean" in str(exc) or ("mean" in str(exc) and "type" in str(exc)):
+                raise Invalid(
+                    "every", f"{field!r} is not numeric, so it cannot be averaged; leave every out"
+                ) from None
+            raise Unavailable(f"telemetry store answered: {exc}") from None
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"telemetry store is unreachable: {exc}") from None
+        for series in results[0].get("series", []) if results else []:
+            for ts, value in series.get("values", []):
+                points.append(TelemetryPoint(time=twins.ns_to_datetime(int(ts)), value=value))
+        if len(points) > MAX_POINTS:
+            raise Invalid(
+                "every", f"more than {MAX_POINTS} samples in this range; give every (e.g. 1m) to average"
+            )
+    return TelemetrySeries(resource_id=resource_id, field=field, every=every, points=points)

@@ -1,0 +1,3 @@
+from pilotshare.cli import app
+
+app()
