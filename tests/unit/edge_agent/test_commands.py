@@ -42,8 +42,9 @@ def valid_for(seconds: float) -> str:
 
 
 def cmd(**kw: Any) -> bytes:
-    """A command with the authority the agent requires, unless the test overrides it."""
-    return json.dumps({"on_behalf_of": {"booking": 7}, "expires": valid_for(60), **kw}).encode()
+    """A command with the authority the agent requires, unless the test overrides it. Parameters are
+    built when pytest collects, minutes before the test runs in a whole suite: valid for a day."""
+    return json.dumps({"on_behalf_of": {"booking": 7}, "expires": valid_for(24 * 3600), **kw}).encode()
 
 
 @pytest.mark.parametrize(
