@@ -23,7 +23,7 @@ import pytest
 
 from backend.db import make_engine, unit_of_work
 from backend.migrations import upgrade
-from backend.services.seed import seed_demo
+from backend.services.demo.seed import seed_demo
 from backend.settings import Settings
 from edge_agent.protocol import rfc3339, telemetry_topic
 from simulators.fleet import FleetOptions, run_mqtt
@@ -65,7 +65,7 @@ class IngestProcess:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", "ingest", "--client-id", self.client_id],
+            [sys.executable, "-m", "pilotshare", "ingest", "--client-id", self.client_id],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
