@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=30, ge=0)
     mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_credentials: Path = Field(
+        default=Path(".var/mqtt/credentials.json"),
+        description="credentials.json of `pilotshare mqtt credentials`: ingest and the backend log in with"
+        " their accounts from it, unless mqtt_url carries a user (docs/security.md)",
+    )
     influx_url: str = "http://127.0.0.1:8086"
     influx_db: str = "pilotshare"
     influx_token: str | None = None

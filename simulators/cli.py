@@ -109,11 +109,7 @@ def simulate(
         from simulators.mqtt_link import CredentialsError, load_credentials
 
         try:
-            accounts = (
-                load_credentials(credentials)
-                if credentials != DEFAULT_CREDENTIALS or credentials.exists()
-                else None  # until `make demo` writes its accounts, its broker is still the open one
-            )
+            accounts = load_credentials(credentials)
         except CredentialsError as exc:
             typer.echo(f"error: --credentials: {exc}", err=True)
             raise typer.Exit(2) from None

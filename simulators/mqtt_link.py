@@ -149,17 +149,17 @@ class MqttFleetLink:
             self._try_connect(link)
         deadline = time.monotonic() + timeout
         while not all(link.connected for link in self.links):
-            if self.refused is not None:
-                how = "with the accounts given" if self.credentials is not None else "without an account"
-                raise ConnectionError(
-                    f"MQTT broker {self.host}:{self.port} refused the connection {how}: {self.refused}"
-                    " (--credentials, docs/security.md)"
-                )
             if time.monotonic() > deadline:
                 missing = [link.device.code for link in self.links if not link.connected]
+                # a refusal is retried until the deadline: a broker may be reloading its accounts
+                why = (
+                    f"; the broker refused: {self.refused} (--credentials, docs/security.md)"
+                    if self.refused
+                    else ""
+                )
                 raise ConnectionError(
                     f"MQTT broker {self.host}:{self.port}: {len(missing)} device(s) not connected "
-                    f"after {timeout:.0f} s (first: {missing[:3]})"
+                    f"after {timeout:.0f} s (first: {missing[:3]}){why}"
                 )
             self.poll(0.05)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typer
 
-from backend.cli import admin, processes
+from backend.cli import admin, broker, processes
 
 
 def add_backend_commands(app: typer.Typer) -> None:
@@ -16,6 +16,7 @@ def add_backend_commands(app: typer.Typer) -> None:
     app.add_typer(admin.outbox_app, name="outbox")
     app.add_typer(admin.audit_app, name="audit")
     app.add_typer(admin.report_app, name="report")
+    app.add_typer(broker.mqtt_app, name="mqtt")
     app.command("api")(processes.api)
     app.command("ingest")(processes.ingest)
     app.command("demo")(processes.demo)

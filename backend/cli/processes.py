@@ -8,12 +8,15 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlparse
 
 import typer
 
 from backend.cli.admin import seed_demo_command
 from backend.cli.common import DatabaseOpt, fail, settings_from
+from backend.settings import Settings
 
 
 def ingest(
@@ -34,12 +37,14 @@ def ingest(
 
     from backend.adapters.influx import InfluxClient, InfluxError, InfluxWriter
     from backend.db import make_engine
+    from backend.domain.broker import INGEST
     from backend.domain.usage import UsageRules
     from backend.ingest.service import Ingest
 
     settings = settings_from(
         mqtt_url=mqtt_url, influx_url=influx_url, influx_db=influx_db, database_url=database_url
     )
+    login = _broker_login(settings, INGEST)
     client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_token)
     try:
         if client.ensure_database():
@@ -53,6 +58,7 @@ def ingest(
         InfluxWriter(client),
         client_id=client_id,
         usage_rules=UsageRules(settings.usage_min_seconds),
+        login=login,
     )
     stopping = False
 
@@ -83,6 +89,28 @@ def ingest(
         "lines_dropped": service.influx.stats.lines_dropped,
     }
     typer.echo(json.dumps(summary))
+
+
+def _broker_login(settings: Settings, who: str) -> tuple[str, str] | None:
+    """This process's account on the broker: the user in PILOTSHARE_MQTT_URL, else its entry in
+    PILOTSHARE_MQTT_CREDENTIALS (None: the URL's user, or nobody, which the broker refuses)."""
+    from backend.domain.broker import CredentialsError
+    from backend.services.telemetry.broker_accounts import service_login
+
+    if urlparse(settings.mqtt_url).username:
+        return None
+    try:
+        login = service_login(settings.mqtt_credentials, who)
+    except CredentialsError as exc:
+        fail(f"PILOTSHARE_MQTT_CREDENTIALS: {exc}")
+    if login is None:
+        typer.echo(
+            f"warning: no MQTT account for {who}: no user in PILOTSHARE_MQTT_URL and no"
+            f" {settings.mqtt_credentials} (pilotshare mqtt credentials); the broker refuses anonymous"
+            " clients",
+            err=True,
+        )
+    return login
 
 
 def api(
@@ -128,6 +156,7 @@ def demo(
         path.parent.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)
     seed_demo_command(database_url=settings.database_url, fleet_devices=0)
+    _demo_broker_accounts(settings)
     env = {**os.environ, "PILOTSHARE_DATABASE_URL": settings.database_url, "PILOTSHARE_DEMO_MODE": "true"}
     me = [sys.executable, "-m", "pilotshare"]
     api_process = subprocess.Popen([*me, "api", "--host", host, "--port", str(port)], env=env)
@@ -144,6 +173,8 @@ def demo(
             str(365 * 24 * 3600),
             "--mqtt-url",
             settings.mqtt_url,
+            "--credentials",
+            str(settings.mqtt_credentials),
         ],
         env=env,
     )
@@ -153,6 +184,32 @@ def demo(
     typer.echo(f"Ingest: {settings.mqtt_url} -> {settings.influx_url} (twins: /api/v1/resources/ID/twin)")
     typer.echo("Stop with Ctrl-C.")
     _supervise(critical=api_process, helpers=[fleet, ingest_process])
+
+
+#: where scripts/services.sh has the demo's Mosquitto write its pid
+DEMO_BROKER_PID = Path(".var/mosquitto/mosquitto.pid")
+
+
+def _demo_broker_accounts(settings: Settings) -> None:
+    """Accounts for the demo's resources, now that they are seeded, and the demo broker reloading them."""
+    from backend.adapters.broker_files import reload_broker
+    from backend.db import make_engine
+    from backend.services.telemetry.broker_accounts import write_credentials
+
+    engine = make_engine(settings)
+    try:
+        written = write_credentials(engine, settings.mqtt_credentials.parent)
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"broker accounts: {len(written.accounts.agents)} agents, ingest, backend in {written.directory}"
+    )
+    if reload_broker(DEMO_BROKER_PID) is None:
+        typer.echo(
+            f"warning: the demo broker is not running ({DEMO_BROKER_PID}); a broker of your own must load"
+            f" {written.directory / 'mosquitto.conf'} (docs/security.md)",
+            err=True,
+        )
 
 
 def _supervise(critical: subprocess.Popen[bytes], helpers: list[subprocess.Popen[bytes]]) -> None:

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -145,8 +145,13 @@ class Ingest:
         batch_seconds: float = 0.2,
         max_queue: int = 20_000,
         usage_rules: UsageRules | None = None,
+        login: tuple[str, str] | None = None,
     ) -> None:
         self.mqtt_url = mqtt_url
+        #: ingest's account (docs/security.md); without it, the user and password in ``mqtt_url``
+        self.login = login
+        url = urlparse(mqtt_url)
+        self.broker = f"{url.hostname or '127.0.0.1'}:{url.port or 1883}"  # for logs: never the password
         self.engine = engine
         self.influx = influx
         self.batch_messages = batch_messages
@@ -162,7 +167,8 @@ class Ingest:
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True
         )
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        # a few seconds at most: after a broker restart ingest is back as soon as the agents are
+        self.client.reconnect_delay_set(min_delay=1, max_delay=3)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -176,7 +182,7 @@ class Ingest:
             return
         client.subscribe([(topic, QOS) for topic in self.topics])
         client.unsubscribe(_UNSHARED)
-        log.info("ingest.connected", broker=self.mqtt_url, topics=self.topics)
+        log.info("ingest.connected", broker=self.broker, topics=self.topics)
 
     def _on_subscribe(
         self, _client: mqtt.Client, _u: Any, _mid: int, reasons: list[Any], _props: Any
@@ -203,8 +209,10 @@ class Ingest:
 
     def start(self) -> None:
         url = urlparse(self.mqtt_url)
-        if url.username:
-            self.client.username_pw_set(url.username, url.password)
+        if self.login is not None:
+            self.client.username_pw_set(*self.login)
+        elif url.username:
+            self.client.username_pw_set(unquote(url.username), unquote(url.password or ""))
         if url.scheme in ("mqtts", "ssl"):
             self.client.tls_set()
         self.influx.start()

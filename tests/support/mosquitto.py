@@ -36,7 +36,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -44,6 +44,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from backend.adapters import broker_files
 from backend.domain import broker
 from edge_agent import protocol
 from tests.support.processes import stop_process
@@ -118,6 +119,8 @@ class MosquittoBroker:
         self.log_path = workdir / "mosquitto.log"
         self.broker_dir = workdir / "broker"
         self.accounts = broker.issue(_pairs(agents))
+        #: the files come from elsewhere (``pilotshare mqtt credentials``): use them as they are
+        self.given_files = False
 
     @property
     def url(self) -> str:
@@ -174,6 +177,9 @@ class MosquittoBroker:
             return
         self._write_files()
         self.proc.send_signal(signal.SIGHUP)
+        self._wait_applied(before)
+
+    def _wait_applied(self, before: broker.BrokerAccounts) -> None:
         # the reload is in force once every changed account logs in and every dropped one is refused
         new = [a for k, a in self.accounts.agents.items() if before.agents.get(k) != a]
         gone = [a for k, a in before.agents.items() if self.accounts.agents.get(k) != a]
@@ -209,11 +215,24 @@ class MosquittoBroker:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def use_files(self, directory: Path) -> None:
+        """Run from the files ``pilotshare mqtt credentials --out directory`` wrote (read again on reload)."""
+        self.broker_dir = directory
+        self.given_files = True
+        self.reload_files()
+
+    def reload_files(self) -> None:
+        """Take up what ``pilotshare mqtt credentials`` wrote again: SIGHUP, as an operator would."""
+        accounts = broker_files.read_accounts(self.broker_dir / broker.CREDENTIALS_FILE)
+        assert accounts is not None, f"no credentials.json in {self.broker_dir}"
+        before, self.accounts = self.accounts, accounts
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGHUP)
+            self._wait_applied(before)
+
     def _write_files(self) -> None:
-        self.broker_dir.mkdir(exist_ok=True)
-        (self.broker_dir / "data").mkdir(exist_ok=True)
-        for name, text in broker.render(self.accounts, PurePosixPath(self.broker_dir)).items():
-            (self.broker_dir / name).write_text(text)
+        if not self.given_files:
+            broker_files.write_files(self.broker_dir, self.accounts)
 
     def _write_config(self) -> Path:
         self._write_files()
