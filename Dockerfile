@@ -8,6 +8,7 @@ COPY backend backend
 COPY edge_agent edge_agent
 COPY scheduler scheduler
 COPY simulators simulators
+COPY pilotshare pilotshare
 RUN pip install --no-cache-dir --no-deps . && useradd --system --uid 1000 pilotshare
 USER pilotshare
 EXPOSE 8000
