@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     influx_url: str = "http://127.0.0.1:8086"
     influx_db: str = "pilotshare"
     influx_token: str | None = None
+    ingest_group: str = Field(
+        default="pilotshare-ingest",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,63}$",
+        description="ingest workers of one group share the stream ($share/{group}/...; docs/ingest.md)",
+    )
 
     secret_key: str = DEMO_SECRET_KEY
     demo_mode: bool = False

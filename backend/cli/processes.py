@@ -26,9 +26,15 @@ def ingest(
     client_id: Annotated[str, typer.Option(help="MQTT client id; the broker keeps its session")] = (
         "pilotshare-ingest"
     ),
+    group: Annotated[
+        str | None,
+        typer.Option(help="overrides PILOTSHARE_INGEST_GROUP; a group shares the stream"),
+    ] = None,
     database_url: DatabaseOpt = None,
 ) -> None:
     """MQTT telemetry into InfluxDB, twin state and alarms into the database (docs/ingest.md).
+
+    Several processes with their own client ids and the same group share the stream.
 
     Stops cleanly on SIGTERM: what was received is written and acknowledged first; prints one JSON
     line with the counts at the end."""
@@ -42,7 +48,11 @@ def ingest(
     from backend.ingest.service import Ingest
 
     settings = settings_from(
-        mqtt_url=mqtt_url, influx_url=influx_url, influx_db=influx_db, database_url=database_url
+        mqtt_url=mqtt_url,
+        influx_url=influx_url,
+        influx_db=influx_db,
+        ingest_group=group,
+        database_url=database_url,
     )
     login = _broker_login(settings, INGEST)
     client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_token)
@@ -57,6 +67,7 @@ def ingest(
         engine,
         InfluxWriter(client),
         client_id=client_id,
+        group=settings.ingest_group,
         usage_rules=UsageRules(settings.usage_min_seconds),
         login=login,
     )

@@ -192,6 +192,7 @@ class Ingest:
         if refused:
             log.error("ingest.subscribe_refused", topics=refused, reasons=[str(r) for r in reasons])
             return
+        log.info("ingest.subscribed", topics=self.topics)
         self._connected.set()
 
     def _on_disconnect(self, _client: mqtt.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
