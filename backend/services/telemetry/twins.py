@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
@@ -40,8 +40,12 @@ MAX_DESIRED_FIELDS = 200
 RUN_STATUSES = frozenset({BookingStatus.approved, BookingStatus.checked_in, BookingStatus.completed})
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def ns_to_datetime(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns // 1_000_000_000, UTC).replace(microsecond=(ns % 1_000_000_000) // 1000)
+    # Integer arithmetic: exact to the microsecond, and ingest calls this once per `state` sample.
+    return _EPOCH + timedelta(microseconds=ns // 1000)
 
 
 def ns_to_text(ns: int) -> str:
@@ -76,11 +80,26 @@ class AlarmRecord:
 
 
 def _locked_twin(session: Session, resource_id: int) -> Twin:
-    twin = session.exec(select(Twin).where(Twin.resource_id == resource_id).with_for_update()).first()
-    if twin is None:
-        twin = Twin(resource_id=resource_id)
-        session.add(twin)
-    return twin
+    return _locked_twins(session, [resource_id])[resource_id]
+
+
+def _locked_twins(session: Session, resource_ids: Sequence[int]) -> dict[int, Twin]:
+    """The twins of these resources, locked in resource order in one query (missing ones made)."""
+    wanted = sorted(set(resource_ids))
+    twins = {
+        twin.resource_id: twin
+        for twin in session.exec(
+            select(Twin)
+            .where(col(Twin.resource_id).in_(wanted))
+            .order_by(col(Twin.resource_id))
+            .with_for_update()
+        )
+    }
+    for resource_id in wanted:
+        if resource_id not in twins:
+            twins[resource_id] = Twin(resource_id=resource_id)
+            session.add(twins[resource_id])
+    return twins
 
 
 def _bump(twin: Twin) -> None:
@@ -94,9 +113,10 @@ def apply_changes(session: Session, changes: dict[int, TwinChanges]) -> int:
     A reading older than the one kept (a late sample from an agent's disk buffer) does not replace it.
     """
     changed = 0
+    twins = _locked_twins(session, list(changes))
     for resource_id in sorted(changes):
         change = changes[resource_id]
-        twin = _locked_twin(session, resource_id)
+        twin = twins[resource_id]
         reported = dict(twin.reported or {})
         dirty = False
         for name, (ts_ns, value) in change.readings.items():
