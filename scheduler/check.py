@@ -20,6 +20,7 @@ def check_plan(problem: Problem, assignments: Sequence[Assignment]) -> list[str]
         errors += _request_errors(problem, qid, steps)
     errors += _resource_errors(problem, assignments)
     errors += _pool_errors(problem, assignments)
+    errors += budget_errors(problem, assignments)
     for f in problem.fixed:
         got = by_request.get(f.request, {}).get(f.step)
         if f.request in problem._request_index and (
@@ -56,6 +57,8 @@ def _request_errors(problem: Problem, qid: str, steps: dict[str, Assignment]) ->
                 errors.append(f"{where}: ends after the deadline")
             if resource.open is not None:
                 ok = any(s <= a.start < e and (resource.unattended or a.end <= e) for s, e in resource.open)
+                if ok and resource.unattended and resource.unattended_ends_open:
+                    ok = any(s < a.end <= e for s, e in resource.open)
                 if not ok:
                     errors.append(f"{where}: not within opening hours of {a.resource}")
             for s, e in resource.unavailable:
@@ -126,3 +129,30 @@ def _pool_errors(problem: Problem, assignments: Sequence[Assignment]) -> list[st
         if _peak(use) > pool.capacity:
             errors.append(f"pool {pool.id}: more than {pool.capacity} units in use at once")
     return errors
+
+
+def budget_use(problem: Problem, assignments: Sequence[Assignment]) -> dict[str, int]:
+    """Minutes of work each budget holds in the plan (requests counted by their first step's start)."""
+    if not problem.budgets:
+        return {}
+    firsts: dict[str, int] = {}
+    for a in assignments:
+        q = problem._request_index.get(a.request)
+        if q is not None and a.step == q.steps[0].id:
+            firsts[a.request] = a.start
+    use = dict.fromkeys((b.id for b in problem.budgets), 0)
+    for qid, start in firsts.items():
+        q = problem.request(qid)
+        for b in problem.budgets:
+            if b.counts(q, start):
+                use[b.id] += q.total_minutes
+    return use
+
+
+def budget_errors(problem: Problem, assignments: Sequence[Assignment]) -> list[str]:
+    budgets = {b.id: b for b in problem.budgets}
+    return [
+        f"budget {bid} of {budgets[bid].org}: {used} min planned, {budgets[bid].minutes} allowed"
+        for bid, used in budget_use(problem, assignments).items()
+        if used > budgets[bid].minutes
+    ]

@@ -14,6 +14,7 @@ greedy.py (exact earliest insertion against bookings that stay where they are):
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 
 from scheduler.greedy import Timeline
@@ -85,9 +86,10 @@ def explain_request(problem: Problem, assignments: list[Assignment], q: Request)
     for a in assignments:
         if a.request == q.id or (a.request, a.step) in pinned:
             continue
-        other = problem.request(a.request)
-        step = next(s for s in other.steps if s.id == a.step)
-        timeline.add(a.resource, a.start, a.end, (other.org, other.material_class), dict(step.pool_demand))
+        timeline.add_assignment(problem.request(a.request), a)
+    over = _over_budget(problem, timeline, q)
+    if over is not None:
+        return over
     fits = timeline.place_request(q)
     if fits is not None:
         where = fits[0]
@@ -112,6 +114,29 @@ def explain_request(problem: Problem, assignments: list[Assignment], q: Request)
             return f"{busy}, nor later up to the horizon end ({end}); no opening hours are known after it"
         return f"{busy}, nor in the {span // 1440 or span} {'days' if span >= 1440 else 'minutes'} after it"
     return f"{busy}; the earliest feasible start is {c.describe(later[0].start)} on {later[0].resource}"
+
+
+def _over_budget(problem: Problem, timeline: Timeline, q: Request) -> str | None:
+    """A quota that leaves no room for ``q`` in any budget its window touches, as a sentence."""
+    earliest, latest_end = max(q.release, problem.horizon_start), _latest_end(problem, q)
+    touched = sorted(
+        (b for b in problem.budgets if b.org == q.org and b.start < latest_end and b.end > earliest),
+        key=lambda b: b.start,
+    )
+    if not touched:
+        return None
+    free_before = earliest < min(b.start for b in touched)
+    gaps = any(b2.start > b1.end for b1, b2 in itertools.pairwise(touched))
+    if free_before or gaps or latest_end > max(b.end for b in touched):
+        return None  # some start in the window is under no budget
+    if any(timeline.budget_left(b) >= q.total_minutes for b in touched):
+        return None
+    c = problem.codec
+    left = ", ".join(
+        f"{timeline.budget_left(b)} min left from {c.describe(b.start)} to {c.describe(b.end)}"
+        for b in touched
+    )
+    return f"the quota of {q.org or 'its organization'} has no room for its {q.total_minutes} min ({left})"
 
 
 def _occupants(problem: Problem, assignments: list[Assignment], q: Request, candidates: list[str]) -> str:

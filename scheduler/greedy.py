@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from scheduler.model import outside_blocks, start_windows
-from scheduler.problem import Assignment, Pool, Problem, Request, Step, Window
+from scheduler.problem import Assignment, Budget, Pool, Problem, Request, Step, Window
 
 
 @dataclass
@@ -37,6 +37,7 @@ class Timeline:
     )
     _pools_of: dict[str, list[str]] = field(default_factory=dict)
     _longest: int = 0
+    _budget_used: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def __post_init__(self) -> None:
         for pool in self.problem.pools:
@@ -51,12 +52,42 @@ class Timeline:
             step = next((s for s in req.steps if s.id == f.step), None)
             demand = dict(step.pool_demand) if step else {}
             self.add(f.resource, f.start, f.end, (req.org, req.material_class), demand)
+            if f.step == req.steps[0].id:
+                self._spend(req, f.start)
 
     def add(self, rid: str, start: int, end: int, klass: tuple[str, str | None], pd: dict[str, int]) -> None:
         i = bisect.bisect_left(self._starts[rid], start)
         self._starts[rid].insert(i, start)
         self.bookings[rid].insert(i, _Booking(start, end, klass, pd))
         self._longest = max(self._longest, end - start)
+
+    def add_assignment(self, q: Request, a: Assignment) -> None:
+        """Book one step of a plan (its request's budget is charged with the first step)."""
+        step = next(s for s in q.steps if s.id == a.step)
+        self.add(a.resource, a.start, a.end, (q.org, q.material_class), dict(step.pool_demand))
+        if step is q.steps[0]:
+            self._spend(q, a.start)
+
+    def _budgets_of(self, q: Request, first_start: int) -> list[Budget]:
+        return [b for b in self.problem.budgets if b.counts(q, first_start)]
+
+    def _spend(self, q: Request, first_start: int) -> None:
+        for b in self._budgets_of(q, first_start):
+            self._budget_used[b.id] += q.total_minutes
+
+    def _over_budget(self, q: Request, first_start: int) -> Budget | None:
+        """The first budget this request would overrun when its first step starts then."""
+        return next(
+            (
+                b
+                for b in self._budgets_of(q, first_start)
+                if self._budget_used[b.id] + q.total_minutes > b.minutes
+            ),
+            None,
+        )
+
+    def budget_left(self, budget: Budget) -> int:
+        return budget.minutes - self._budget_used[budget.id]
 
     def _overlapping(self, rid: str, start: int, end: int, pad: int) -> Iterable[_Booking]:
         books, starts = self.bookings[rid], self._starts[rid]
@@ -133,10 +164,12 @@ class Timeline:
             if chain is None:
                 return None
             plan, retry_from = chain
+            spent = self._over_budget(q, plan[0].start) if retry_from is None else None
+            if spent is not None:
+                retry_from = spent.end  # this budget is used up: try where another one counts
             if retry_from is None:
                 for a in plan:
-                    step = next(s for s in q.steps if s.id == a.step)
-                    self.add(a.resource, a.start, a.end, (q.org, q.material_class), dict(step.pool_demand))
+                    self.add_assignment(q, a)
                 return plan
             first = max(first + 1, retry_from)
         return None
@@ -288,9 +321,7 @@ def fill_in(
     """
     timeline = Timeline(dataclasses.replace(problem, fixed=tuple(problem.outside_fixed_all())))
     for a in assignments:
-        q = problem.request(a.request)
-        step = next(s for s in q.steps if s.id == a.step)
-        timeline.add(a.resource, a.start, a.end, (q.org, q.material_class), dict(step.pool_demand))
+        timeline.add_assignment(problem.request(a.request), a)
     waiting = set(unplaced)
     added: list[Assignment] = []
     for q in priority_order(problem):

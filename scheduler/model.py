@@ -204,6 +204,9 @@ def start_windows(
         # Someone must load the run in open hours; it may then run through closed hours.
         for s, e in periods:
             out.extend(_free_starts([(s, min(e - 1 + size, latest_end))], blocks, size, start_cap=e - 1))
+        if resource.unattended_ends_open:
+            # ... and, where asked, be there to unload it: the end falls in (s, e] of an open period.
+            out = _intersect(_merge(out), _merge([(s - size + 1, e - size) for s, e in resource.open]))
     else:
         out.extend(_free_starts(periods, blocks, size))
     return _merge(out)
@@ -219,6 +222,21 @@ def _free_starts(
             hi = min(hi, start_cap)
         if hi >= s:
             out.append((s, hi))
+    return out
+
+
+def _intersect(a: list[Window], b: list[Window]) -> list[Window]:
+    """Intersection of two sorted, merged lists of inclusive ranges."""
+    out: list[Window] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if lo <= hi:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
     return out
 
 
@@ -250,6 +268,7 @@ def build_model(problem: Problem, not_before: int | None = None) -> ScheduleMode
         sm.requests[q.id] = _request_vars(sm, q, pins, not_before)
     _resource_constraints(sm)
     _pool_constraints(sm)
+    _budget_constraints(sm)
     if problem.objective == "makespan":
         _makespan(sm)
     return sm
@@ -390,6 +409,36 @@ def _pool_constraints(sm: ScheduleModel) -> None:
                 demands.append(dict(f.pool_demand).get(pool.id, pool.demand))
         if intervals and sum(demands) > pool.capacity:
             model.add_cumulative(intervals, demands, pool.capacity)
+
+
+def _budget_constraints(sm: ScheduleModel) -> None:
+    """Per budget: the work of the requests of its organization whose first step starts inside it."""
+    model = sm.model
+    for budget in sm.problem.budgets:
+        terms: list[cp_model.LinearExprT] = []
+        for rv in sm.requests.values():
+            if rv.request.org != budget.org or not rv.steps or not rv.steps[0].choices:
+                continue
+            first = rv.steps[0]
+            lo, hi = min(c.lo for c in first.choices), max(c.hi for c in first.choices)
+            if hi < budget.start or lo >= budget.end:
+                continue
+            work = rv.request.total_minutes
+            if budget.start <= lo and hi < budget.end:
+                terms.append(work * rv.placed)
+                continue
+            inside = model.new_bool_var(f"in[{budget.id},{rv.request.id}]")
+            before = model.new_bool_var("")
+            after = model.new_bool_var("")
+            model.add_implication(inside, rv.placed)
+            model.add(first.start >= budget.start).only_enforce_if(inside)
+            model.add(first.start < budget.end).only_enforce_if(inside)
+            model.add(first.start < budget.start).only_enforce_if(before)
+            model.add(first.start >= budget.end).only_enforce_if(after)
+            model.add_bool_or([~rv.placed, inside, before, after])
+            terms.append(work * inside)
+        if terms:
+            model.add(sum(terms) <= budget.minutes)
 
 
 def _makespan(sm: ScheduleModel) -> None:

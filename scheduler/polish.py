@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from ortools.sat.python import cp_model
 
-from scheduler.check import check_plan
+from scheduler.check import budget_use, check_plan
 from scheduler.model import build_model
 from scheduler.problem import Assignment, Fixed, Problem, Request
 
@@ -183,4 +183,9 @@ def _window_problem(
         )
         for q in movable
     )
-    return dataclasses.replace(problem, requests=requests, fixed=kept + tuple(outside))
+    # What the requests that stay put already hold of each budget is not the window's to spend.
+    held = budget_use(problem, [a for a in current if a.request not in inside])
+    budgets = tuple(
+        dataclasses.replace(b, minutes=max(0, b.minutes - held.get(b.id, 0))) for b in problem.budgets
+    )
+    return dataclasses.replace(problem, requests=requests, fixed=kept + tuple(outside), budgets=budgets)

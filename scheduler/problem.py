@@ -137,6 +137,7 @@ class ResourceIn(_In):
     setup_minutes: int = Field(default=0, ge=0)
     capacity: int = Field(default=1, gt=0)
     unattended: bool = False
+    unattended_ends_open: bool = False
     changeover_minutes: int = Field(default=0, ge=0)
 
 
@@ -178,12 +179,21 @@ class PoolIn(_In):
     demand: int = Field(default=1, gt=0)
 
 
+class BudgetIn(_In):
+    id: Id
+    org: str
+    start: TimeIn
+    end: TimeIn
+    minutes: int = Field(ge=0)
+
+
 class ProblemIn(_In):
     horizon: HorizonIn | None = None
     resources: list[ResourceIn]
     requests: list[RequestIn]
     fixed: list[FixedIn] = []
     pools: list[PoolIn] = []
+    budgets: list[BudgetIn] = []
     objective: Literal["default", "makespan"] = "default"
 
 
@@ -202,6 +212,8 @@ class Resource:
     setup_minutes: int = 0
     changeover_minutes: int = 0
     unattended: bool = False
+    # Unattended runs must also *end* in an open period (someone unloads them), not only start in one.
+    unattended_ends_open: bool = False
 
 
 @dataclass(frozen=True)
@@ -255,6 +267,21 @@ class Pool:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """At most ``minutes`` of work for requests of ``org`` whose first step starts in [start, end) (a
+    monthly quota, say). Work is the request's total step minutes; setup does not count."""
+
+    id: str
+    org: str
+    start: int
+    end: int
+    minutes: int
+
+    def counts(self, q: Request, first_start: int) -> bool:
+        return q.org == self.org and self.start <= first_start < self.end
+
+
+@dataclass(frozen=True)
 class TimeCodec:
     """Turns minutes back into the form the problem file used (ISO in the horizon's zone, or integers)."""
 
@@ -288,6 +315,7 @@ class Problem:
     pools: tuple[Pool, ...] = ()
     objective: Literal["default", "makespan"] = "default"
     horizon_start: int = 0
+    budgets: tuple[Budget, ...] = ()
     codec: TimeCodec = field(default_factory=TimeCodec)
 
     def resource(self, rid: str) -> Resource:
@@ -413,6 +441,7 @@ class _Normalizer:
         requests = self.requests({r.id for r in resources})
         fixed = self.fixed({r.id for r in resources}, {q.id: q for q in requests})
         pools = self.pools({r.id for r in resources})
+        budgets = self.budgets()
         if raw.horizon is None:
             h_start, h_end = 0, self.implicit_horizon_end(resources, requests, fixed)
         if self.errors:
@@ -426,6 +455,7 @@ class _Normalizer:
             pools=tuple(pools),
             objective=raw.objective,
             codec=self.codec,
+            budgets=tuple(budgets),
         )
 
     def resources(self) -> list[Resource]:
@@ -450,6 +480,7 @@ class _Normalizer:
                     setup_minutes=r.setup_minutes,
                     changeover_minutes=r.changeover_minutes,
                     unattended=r.unattended,
+                    unattended_ends_open=r.unattended_ends_open,
                 )
             )
         return out
@@ -561,6 +592,18 @@ class _Normalizer:
                 if rid not in resource_ids:
                     self.fail(f"{path}.members[{k}]", f"unknown resource {rid!r}")
             out.append(Pool(p.id, p.capacity, tuple(dict.fromkeys(p.members)), p.demand))
+        return out
+
+    def budgets(self) -> list[Budget]:
+        out: list[Budget] = []
+        seen: set[str] = set()
+        for i, b in enumerate(self.raw.budgets):
+            path = f"budgets[{i}]"
+            if b.id in seen:
+                self.fail(f"{path}.id", f"duplicate budget id {b.id!r}")
+            seen.add(b.id)
+            start, end = self.window((b.start, b.end), path)
+            out.append(Budget(b.id, b.org, start, end, b.minutes))
         return out
 
     @staticmethod

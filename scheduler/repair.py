@@ -209,9 +209,7 @@ def _hint(problem: Problem, current: Sequence[Assignment], event: Event, cut: se
     if isinstance(event, Urgent):
         timeline = greedy.Timeline(dataclasses.replace(problem, fixed=()))
         for a in kept:
-            q = problem.request(a.request)
-            step = next(s for s in q.steps if s.id == a.step)
-            timeline.add(a.resource, a.start, a.end, (q.org, q.material_class), dict(step.pool_demand))
+            timeline.add_assignment(problem.request(a.request), a)
         fitted = timeline.place_request(event.request)
         if fitted:
             kept.extend(fitted)

@@ -18,6 +18,7 @@ def problems(draw: st.DrawFn) -> dict:
         if draw(st.booleans()):
             r["open"] = [[d * 100, d * 100 + draw(st.integers(40, 90))] for d in range(6)]
             r["unattended"] = draw(st.booleans())
+            r["unattended_ends_open"] = r["unattended"] and draw(st.booleans())
         if draw(st.booleans()):
             s = draw(st.integers(0, 500))
             r["unavailable"] = [[s, s + draw(st.integers(5, 60))]]
@@ -55,6 +56,12 @@ def problems(draw: st.DrawFn) -> dict:
     data = {"horizon": {"start": 0, "end": 600}, "resources": resources, "requests": requests}
     if n_res > 1 and draw(st.booleans()):
         data["pools"] = [{"id": "staff", "capacity": 1, "members": ids[:2]}]
+    if draw(st.booleans()):
+        cut = draw(st.integers(100, 500))
+        data["budgets"] = [
+            {"id": "a1", "org": "a", "start": 0, "end": cut, "minutes": draw(st.integers(0, 90))},
+            {"id": "a2", "org": "a", "start": cut, "end": 600, "minutes": draw(st.integers(0, 90))},
+        ]
     if draw(st.booleans()):
         s = draw(st.integers(0, 400))
         data["fixed"] = [

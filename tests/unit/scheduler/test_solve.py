@@ -238,3 +238,43 @@ def test_no_solver_plan_in_time_falls_back_to_the_dispatching_rule(monkeypatch) 
     assert plan.status == "feasible"
     assert sorted((a.request, a.start) for a in plan.assignments) == [("A", 0), ("B", 30)]
     assert plan.kpis["stages"][0]["name"] == "placed_weight (dispatching rule)"
+
+
+def test_unattended_runs_that_must_end_in_open_hours_end_in_them() -> None:
+    # Open 0-100 and 200-300: a 150-minute unattended run may start at 0 and run into the night, but with
+    # unattended_ends_open someone unloads it, so it must end in (200, 300].
+    resources = [{"id": "R", "open": [[0, 100], [200, 300]], "unattended": True}]
+    free = plan_of({"resources": resources, "requests": [one_step("A", 150, ["R"])]})
+    assert by_request(free)["A"].start == 0
+    resources[0]["unattended_ends_open"] = True
+    plan = plan_of({"resources": resources, "requests": [one_step("A", 150, ["R"])]})
+    a = by_request(plan)["A"]
+    assert a.start >= 51 and 200 < a.end <= 300 and a.start < 100
+
+
+def test_a_budget_caps_the_work_of_one_organization_by_its_first_start() -> None:
+    # Quota: org "a" gets 120 min in [0, 300) and 60 min in [300, 600); "b" is not limited.
+    data = {
+        "horizon": {"start": 0, "end": 600},
+        "resources": [{"id": "R1"}, {"id": "R2"}],
+        "requests": [
+            one_step("A1", 60, ["R1", "R2"], org="a"),
+            one_step("A2", 60, ["R1", "R2"], org="a"),
+            one_step("A3", 60, ["R1", "R2"], org="a"),
+            one_step("A4", 60, ["R1", "R2"], org="a"),
+            one_step("B1", 60, ["R1", "R2"], org="b"),
+        ],
+        "budgets": [
+            {"id": "first", "org": "a", "start": 0, "end": 300, "minutes": 120},
+            {"id": "second", "org": "a", "start": 300, "end": 600, "minutes": 60},
+        ],
+    }
+    problem = parse_problem(data)
+    plan = solve(problem, time_limit=3, workers=2, seed=1)
+    placed = by_request(plan)
+    assert "B1" in placed
+    a_starts = sorted(placed[q].start for q in placed if q.startswith("A"))
+    assert len(a_starts) == 3  # 2 in the first budget, 1 in the second: the fourth has no quota left
+    assert sum(1 for s in a_starts if s < 300) == 2
+    [(qid, reason)] = [(u.request, u.reason) for u in plan.unplaced]
+    assert qid.startswith("A") and "quota" in reason and "0 min left" in reason
