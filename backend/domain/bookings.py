@@ -5,8 +5,9 @@ Everything here is pure: the services load the facts (calendar, quota use, quali
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
@@ -131,29 +132,45 @@ def check_slot_shape(slot: Interval, now: datetime, rules: SlotRules, *, staff: 
         raise Invalid("end", f"a booking of this resource lasts at most {hours:g} hours")
 
 
+def _clock(moment: datetime, zone: tzinfo) -> str:
+    return moment.astimezone(zone).isoformat()
+
+
 def check_fits_calendar(
-    slot: Interval, open_periods: list[Interval], blocked: list[Interval], unattended: bool
+    slot: Interval,
+    open_periods: Sequence[Interval],
+    blocked: Sequence[Interval],
+    unattended: bool,
+    zone: tzinfo = UTC,
 ) -> None:
-    """The slot lies in opening hours (wholly, or start and end for unattended runs) and off maintenance."""
+    """The slot lies in opening hours (wholly, or start and end for unattended runs) and off maintenance.
+
+    The error blames the end of the slot when only its end is wrong (it runs past closing, or into a
+    maintenance window that begins after the start)."""
     for window in blocked:
         if window.overlaps(slot):
+            field = "start" if window.start <= slot.start else "end"
             raise Invalid(
-                "start",
-                f"maintenance from {window.start.isoformat()} to {window.end.isoformat()}",
+                field, f"maintenance from {_clock(window.start, zone)} to {_clock(window.end, zone)}"
             )
     merged = normalize(open_periods)
     if covers(merged, slot):
         return
-    starts_open = any(p.start <= slot.start < p.end for p in merged)
-    ends_open = any(p.start < slot.end <= p.end for p in merged)
-    if unattended and starts_open and ends_open:
-        return
-    if unattended:
+    opened = next((p for p in merged if p.start <= slot.start < p.end), None)
+    if opened is None:
+        how = "an unattended run may span closed hours but starts in them" if unattended else "closed then"
+        raise Invalid("start", f"outside opening hours: {how}")
+    if not unattended:
         raise Invalid(
-            "start",
-            "outside opening hours: an unattended run may span closed hours but starts and ends in them",
+            "end",
+            f"after closing: the opening hours that include the start end at {_clock(opened.end, zone)}",
         )
-    raise Invalid("start", "the slot is outside the resource's opening hours")
+    if not any(p.start < slot.end <= p.end for p in merged):
+        raise Invalid(
+            "end",
+            "outside opening hours: an unattended run may span closed hours but ends in them "
+            "(someone unloads it)",
+        )
 
 
 def check_quota(used: timedelta, wanted: timedelta, quota_hours: float | None, month: str) -> None:
@@ -166,6 +183,60 @@ def check_quota(used: timedelta, wanted: timedelta, quota_hours: float | None, m
             f"your organization's quota on this platform is {quota_hours:g} h in {month}; "
             f"{left:g} h are left and this booking needs {wanted.total_seconds() / 3600:g} h",
         )
+
+
+@dataclass(frozen=True)
+class QuotaUse:
+    """An organization's monthly quota on a platform and what it already holds in the slot's month."""
+
+    hours: float
+    used: timedelta
+    month: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """One resource a slot occupies: the booked one and, for a pilot line, each of its instruments."""
+
+    code: str
+    usable: bool  # active (not under maintenance status, not retired)
+    status: str
+    open_periods: Sequence[Interval]
+    maintenance: Sequence[Interval]
+
+
+@dataclass(frozen=True)
+class SlotFacts:
+    """Everything `check_slot` judges a slot on; `backend.services.bookings.rules` loads it."""
+
+    now: datetime
+    staff: bool  # platform staff: no minimum notice, no qualification, no quota
+    rules: SlotRules
+    targets: Sequence[Target]
+    qualified: bool
+    quota: QuotaUse | None
+    zone: tzinfo = UTC
+
+
+def check_slot(slot: Interval, facts: SlotFacts) -> None:
+    """Every rule a slot must pass except the overlap with other bookings (the database's to keep).
+
+    The one judge of a slot: the booking path calls it before holding the time, and the optimizer's
+    placements call it before becoming bookings. Raises Invalid (naming the field) or AccessDenied."""
+    booked = facts.targets[0]
+    if not booked.usable:
+        raise Invalid("resource_id", f"{booked.code} is {booked.status} and cannot be booked")
+    check_slot_shape(slot, facts.now, facts.rules, staff=facts.staff)
+    for target in facts.targets:
+        if not target.usable:
+            raise Invalid("resource_id", f"{target.code} (part of {booked.code}) is {target.status}")
+        check_fits_calendar(slot, target.open_periods, target.maintenance, facts.rules.unattended, facts.zone)
+    if not facts.staff and not facts.qualified:
+        raise AccessDenied(
+            f"you are not qualified to use {booked.code}; ask the platform for an induction (qualification)"
+        )
+    if facts.quota is not None:
+        check_quota(facts.quota.used, slot.duration, facts.quota.hours, facts.quota.month)
 
 
 # --- approval and SLA ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,16 +33,23 @@ def month_bounds(moment: datetime, zone: ZoneInfo) -> tuple[datetime, datetime, 
 
 
 def hours_used(
-    session: Session, platform_id: int, organization_id: int, start: datetime, end: datetime
+    session: Session,
+    platform_id: int,
+    organization_id: int,
+    start: datetime,
+    end: datetime,
+    exclude: Collection[int] = (),
 ) -> timedelta:
-    rows = session.exec(
-        select(Booking.starts_at, Booking.ends_at).where(
-            Booking.platform_id == platform_id,
-            Booking.organization_id == organization_id,
-            col(Booking.parent_id).is_(None),
-            col(Booking.status).in_([s.value for s in HOLDS_SLOT]),
-            col(Booking.starts_at) >= start,
-            col(Booking.starts_at) < end,
-        )
-    ).all()
+    """Booked time of the organization's bookings starting in [start, end), but those in `exclude`."""
+    statement = select(Booking.starts_at, Booking.ends_at).where(
+        Booking.platform_id == platform_id,
+        Booking.organization_id == organization_id,
+        col(Booking.parent_id).is_(None),
+        col(Booking.status).in_([s.value for s in HOLDS_SLOT]),
+        col(Booking.starts_at) >= start,
+        col(Booking.starts_at) < end,
+    )
+    if exclude:
+        statement = statement.where(col(Booking.id).not_in(list(exclude)))
+    rows = session.exec(statement).all()
     return sum(((e - s) for s, e in rows if s and e), timedelta())

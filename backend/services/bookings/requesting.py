@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
 from backend.domain.access import Principal, Role, ensure_can_write
-from backend.domain.availability import opening_periods
-from backend.domain.bookings import (
-    AutoApproval,
-    BookingStatus,
-    SlotRules,
-    auto_approves,
-    check_fits_calendar,
-    check_quota,
-    check_slot_shape,
-    sla_due,
-)
+from backend.domain.bookings import AutoApproval, BookingStatus, auto_approves, sla_due
 from backend.domain.errors import AccessDenied, Invalid
 from backend.domain.intervals import Interval
 from backend.models.booking import Booking, BookingCreate, BookingKind
 from backend.models.platform import Platform
 from backend.models.rate import UserClass
-from backend.models.resource import Resource, ResourceStatus
+from backend.models.resource import Resource
 from backend.models.types import utcnow
 from backend.services.bookings.journal import record_event
-from backend.services.bookings.quotas import hours_used, month_bounds, quota_hours
+from backend.services.bookings.rules import Requester, check_fixed_slot
 from backend.services.bookings.slots import lock_resources, raise_conflict, save_with_members, slot_conflict
-from backend.services.catalog.availability import calendar_of
 from backend.services.catalog.qualifications import is_qualified
 from backend.services.catalog.resources import get_resource, member_ids, search_resources
 from backend.services.common import get_or_404
@@ -53,50 +42,6 @@ def _who_books(session: Session, who: Principal, platform: Platform) -> tuple[in
     if who.role is Role.operator and who.platform_id != platform.id:
         raise AccessDenied("operators book only on their own platform")
     return platform.owner_org_id, UserClass.internal, True
-
-
-def check_fixed_slot(
-    session: Session,
-    who: Principal,
-    resource: Resource,
-    platform: Platform,
-    slot: Interval,
-    now: datetime,
-    organization_id: int | None,
-    staff: bool,
-) -> None:
-    """Every rule a fixed slot must pass except the overlap with other bookings."""
-    if resource.status != ResourceStatus.active:
-        raise Invalid("resource_id", f"{resource.code} is {resource.status} and cannot be booked")
-    rules = SlotRules(
-        timedelta(minutes=resource.min_notice_minutes),
-        timedelta(hours=resource.max_booking_hours),
-        resource.unattended,
-    )
-    check_slot_shape(slot, now, rules, staff=staff)
-    padded = Interval(slot.start - timedelta(days=1), slot.end + timedelta(days=1))
-    targets = [resource] + [get_resource(session, m) for m in member_ids(session, resource.id or 0)]
-    for target in targets:
-        calendar = calendar_of(session, target, padded, with_bookings=False)
-        if target.status != ResourceStatus.active:
-            raise Invalid("resource_id", f"{target.code} (part of {resource.code}) is {target.status}")
-        check_fits_calendar(
-            slot, opening_periods(calendar, padded), list(calendar.blocked), resource.unattended
-        )
-    if (
-        not staff
-        and resource.requires_qualification
-        and not is_qualified(session, who.user_id, resource.id or 0)
-    ):
-        raise AccessDenied(
-            f"you are not qualified to use {resource.code}; ask the platform for an induction (qualification)"
-        )
-    if organization_id is not None:
-        quota = quota_hours(session, platform, organization_id)
-        if quota is not None:
-            first, following, month = month_bounds(slot.start, ZoneInfo(platform.timezone))
-            used = hours_used(session, platform.id or 0, organization_id, first, following)
-            check_quota(used, slot.duration, quota, month)
 
 
 def request_booking(
@@ -122,7 +67,7 @@ def book_fixed(
     resource = get_resource(session, resource_id)
     platform = get_or_404(session, Platform, resource.platform_id, "platform")
     organization_id, user_class, staff = _who_books(session, who, platform)
-    check_fixed_slot(session, who, resource, platform, slot, now, organization_id, staff)
+    check_fixed_slot(session, Requester(who.user_id, organization_id, staff), resource, platform, slot, now)
     members = member_ids(session, resource_id)
     lock_resources(session, [resource_id, *members])
     found = slot_conflict(session, [resource_id, *members], slot)

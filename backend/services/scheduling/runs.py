@@ -1,14 +1,15 @@
 """Optimizer runs: open flexible requests of a platform in, approved bookings out.
 
 A run reads the platform (one short transaction), solves with no database connection held, then
-writes every accepted placement in one transaction, re-checking each slot: whatever was booked in
-the meantime wins, and the request is reported unplaced with that reason.
+writes every accepted placement in one transaction, re-checking each slot with the booking path's own
+judge (`check_slot`) and against other bookings: whatever was booked in the meantime wins, and the
+request is reported unplaced with that reason.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,77 +18,31 @@ from sqlmodel import Session, col, select
 
 from backend.db import unit_of_work, writer
 from backend.domain.access import Principal, Role, can_see_tenant_row, ensure_manages_platform, ensure_not_sme
-from backend.domain.availability import opening_periods
-from backend.domain.bookings import HOLDS_SLOT, BookingStatus
-from backend.domain.errors import Conflict, NotFound
+from backend.domain.bookings import BookingStatus
+from backend.domain.errors import AccessDenied, Conflict, Invalid, NotFound
 from backend.domain.intervals import Interval
 from backend.models.booking import Booking, BookingKind
-from backend.models.organization import Organization
 from backend.models.platform import Platform
-from backend.models.resource import Resource, ResourceStatus
+from backend.models.resource import Resource
 from backend.models.schedule import ScheduleRun, ScheduleRunCreate
 from backend.models.types import utcnow
 from backend.services import audit
 from backend.services.bookings.journal import record_event
+from backend.services.bookings.rules import check_fixed_slot
 from backend.services.bookings.slots import lock_resources, save_with_members, slot_conflict
-from backend.services.catalog.availability import calendar_of
 from backend.services.catalog.resources import member_ids
 from backend.services.common import get_or_404, page, within_scope
 from backend.services.money.rates import price_of
 from backend.services.notifications.outbox import notify_booking
-
-
-def _iso(moment: datetime, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).isoformat()
+from backend.services.scheduling import problems
 
 
 def build_problem(
     session: Session, platform: Platform, horizon: Interval, now: datetime
-) -> tuple[dict[str, Any], dict[str, int]]:
-    """The contract's problem file for `platform`, and which booking each request id stands for."""
-    zone = ZoneInfo(platform.timezone)
-    resources = list(
-        session.exec(
-            select(Resource).where(
-                Resource.platform_id == platform.id, Resource.status == ResourceStatus.active
-            )
-        )
-    )
-    problem_resources = []
-    for resource in resources:
-        calendar = calendar_of(session, resource, horizon, with_bookings=False)
-        problem_resources.append(
-            {
-                "id": resource.code,
-                "open": [
-                    [_iso(p.start, zone), _iso(p.end, zone)] for p in opening_periods(calendar, horizon)
-                ],
-                "unavailable": [[_iso(b.start, zone), _iso(b.end, zone)] for b in calendar.blocked],
-                "unattended": resource.unattended,
-            }
-        )
-    codes = {r.id: r.code for r in resources}
-    fixed = []
-    for booking in session.exec(
-        select(Booking).where(
-            Booking.platform_id == platform.id,
-            col(Booking.status).in_([s.value for s in HOLDS_SLOT]),
-            col(Booking.starts_at) < horizon.end,
-            col(Booking.ends_at) > horizon.start,
-        )
-    ):
-        if booking.resource_id in codes and booking.starts_at and booking.ends_at:
-            fixed.append(
-                {
-                    "request": f"B{booking.id}",
-                    "step": "s1",
-                    "resource": codes[booking.resource_id],
-                    "start": _iso(booking.starts_at, zone),
-                    "end": _iso(booking.ends_at, zone),
-                }
-            )
-    org_codes = dict(session.exec(select(Organization.id, Organization.code)).all())
-    requests, mapping = [], {}
+) -> problems.PlatformProblem:
+    """The platform's open flexible requests over `horizon` as a problem file (see `problems`)."""
+    problem, resources, pools = problems.start(session, platform, horizon, now, notice=True)
+    zone, horizon = problem.zone, problem.horizon
     earliest = max(horizon.start, now)
     for booking in session.exec(
         select(Booking)
@@ -99,35 +54,38 @@ def build_problem(
         )
         .order_by(col(Booking.requested_at))
     ):
-        assert booking.window_start and booking.window_end and booking.duration_minutes
-        release, due = max(booking.window_start, earliest), min(booking.window_end, horizon.end)
-        candidates = [c for c in booking.candidates or [] if c in codes.values()]
-        if due <= release or not candidates:
+        assert booking.id and booking.window_start and booking.window_end and booking.duration_minutes
+        release = problems.ceil_minute(max(booking.window_start, earliest))
+        due = problems.floor_minute(min(booking.window_end, horizon.end))
+        if due - release < timedelta(minutes=booking.duration_minutes):
+            continue  # its window is not in this horizon (or already past): a later run's to place
+        candidates, refused = problem.candidates(
+            session, booking, booking.candidates or [], booking.duration_minutes
+        )
+        if not candidates:
+            problem.skip(booking.id, "no candidate resource may take it: " + "; ".join(refused))
             continue
-        rid = f"Q{booking.id}"
-        mapping[rid] = booking.id or 0
-        requests.append(
+        problem.add_request(
+            booking.id,
             {
-                "id": rid,
-                "org": org_codes.get(booking.organization_id, "") if booking.organization_id else "",
+                "id": f"Q{booking.id}",
+                "org": problem.org_code(session, booking.organization_id),
                 "weight": 1,
                 "key_project": booking.key_project,
-                "release": _iso(release, zone),
-                "due": _iso(due, zone),
-                "deadline": _iso(due, zone),
+                "release": problems.iso(release, zone),
+                "due": problems.iso(due, zone),
+                "deadline": problems.iso(due, zone),
                 "steps": [
                     {"id": "s1", "duration_minutes": booking.duration_minutes, "resources": candidates}
                 ],
-            }
+            },
         )
-    problem = {
-        "horizon": {"start": _iso(horizon.start, zone), "end": _iso(horizon.end, zone)},
-        "resources": problem_resources,
-        "requests": requests,
-        "fixed": fixed,
-        "objective": "default",
-    }
-    return problem, mapping
+    problems.finish(session, problem, resources, pools, problems.holding_bookings(session, platform, horizon))
+    return problem
+
+
+#: How a run reports a placement that `check_slot` refused (never expected: the problem keeps every rule).
+BROKE_A_RULE = "the optimizer's placement breaks a booking rule"
 
 
 def run_schedule(
@@ -143,22 +101,20 @@ def run_schedule(
     with unit_of_work(engine) as session:
         platform = get_or_404(session, Platform, data.platform_id, "platform")
         ensure_manages_platform(who, data.platform_id)
-        problem_dict, mapping = build_problem(session, platform, horizon, now)
-        zone = ZoneInfo(platform.timezone)
+        built = build_problem(session, platform, horizon, now)
+        problem_dict, mapping = built.data, built.bookings
     began = time.perf_counter()
     problem = parse_problem(problem_dict)
     plan = plan_to_dict(solve(problem, time_limit=data.time_limit, workers=2, seed=0), problem)
     seconds = time.perf_counter() - began
 
     with unit_of_work(writer(engine)) as session:
-        placed, unplaced = (
-            [],
-            [
-                {"booking_id": mapping[u["request"]], "reason": u["reason"]}
-                for u in plan["unplaced"]
-                if u["request"] in mapping
-            ],
-        )
+        placed: list[dict[str, Any]] = []
+        unplaced = [*built.skipped] + [
+            {"booking_id": mapping[u["request"]], "reason": u["reason"]}
+            for u in plan["unplaced"]
+            if u["request"] in mapping
+        ]
         if data.apply:
             resources = {
                 r.code: r for r in session.exec(select(Resource).where(Resource.platform_id == platform.id))
@@ -167,7 +123,7 @@ def run_schedule(
                 if a["request"] not in mapping:
                     continue
                 booking_id = mapping[a["request"]]
-                reason = _place(session, who, booking_id, resources[a["resource"]], a, zone, now)
+                reason = _place(session, who, booking_id, resources[a["resource"]], platform, a, now)
                 if reason is None:
                     placed.append(
                         {
@@ -232,22 +188,27 @@ def _place(
     who: Principal,
     booking_id: int,
     resource: Resource,
+    platform: Platform,
     assignment: dict[str, Any],
-    zone: ZoneInfo,
     now: datetime,
 ) -> str | None:
     """Turn one placement into an approved booking; the reason it could not be, or None."""
+    zone = ZoneInfo(platform.timezone)
     booking = session.get(Booking, booking_id)
     if booking is None or booking.status != BookingStatus.requested or booking.starts_at is not None:
         return "the request changed while the optimizer ran"
     slot = Interval(datetime.fromisoformat(assignment["start"]), datetime.fromisoformat(assignment["end"]))
+    try:
+        # The same judge as a person's booking; the problem was built to pass it, this keeps it honest.
+        check_fixed_slot(session, problems.requester_of(booking), resource, platform, slot, now)
+    except (Invalid, AccessDenied) as exc:
+        return f"{BROKE_A_RULE}: {exc.message}"
     members = member_ids(session, resource.id or 0)
     lock_resources(session, [resource.id or 0, *members])
     found = slot_conflict(session, [resource.id or 0, *members], slot)
     if found is not None:
-        return (
-            f"{found.resource} was booked from {_iso(found.start, zone)} to {_iso(found.end, zone)} meanwhile"
-        )
+        start, end = problems.iso(found.start, zone), problems.iso(found.end, zone)
+        return f"{found.resource} was booked from {start} to {end} meanwhile"
     booking.sqlmodel_update(
         {
             "resource_id": resource.id,
@@ -272,7 +233,7 @@ def _place(
         "schedule",
         BookingStatus.requested,
         who.user_id,
-        f"placed on {resource.code} from {_iso(slot.start, zone)}",
+        f"placed on {resource.code} from {problems.iso(slot.start, zone)}",
     )
     notify_booking(session, booking, "booking.approved")
     return None

@@ -15,11 +15,15 @@ from backend.domain.bookings import (
     AutoApproval,
     BookingFacts,
     BookingStatus,
+    QuotaUse,
+    SlotFacts,
     SlotRules,
+    Target,
     auto_approves,
     cancellation_fee,
     check_fits_calendar,
     check_quota,
+    check_slot,
     check_slot_shape,
     ensure_may,
     next_status,
@@ -165,3 +169,50 @@ def test_green_channel_sorts_first_then_by_deadline() -> None:
     key_late = queue_key(True, T0 + timedelta(hours=4), T0 + timedelta(hours=1))
     ordinary_late = queue_key(False, T0 + timedelta(hours=24), T0)
     assert sorted([ordinary_late, ordinary_early, key_late]) == [key_late, ordinary_early, ordinary_late]
+
+
+def test_a_slot_that_starts_open_but_runs_past_closing_blames_its_end() -> None:
+    with pytest.raises(Invalid) as attended:
+        check_fits_calendar(iv(18, 22), opening, [], unattended=False)
+    assert attended.value.field == "end" and "20:00" in attended.value.message
+    with pytest.raises(Invalid) as unattended:
+        check_fits_calendar(iv(18, 30), opening, [], unattended=True)  # ends at 06:00, closed
+    assert unattended.value.field == "end"
+    with pytest.raises(Invalid) as closed:
+        check_fits_calendar(iv(6, 9), opening, [], unattended=False)
+    assert closed.value.field == "start"
+    with pytest.raises(Invalid) as into_maintenance:
+        check_fits_calendar(iv(10, 13), opening, [iv(12, 14)], unattended=False)
+    assert into_maintenance.value.field == "end"
+
+
+def _facts(**changes: object) -> SlotFacts:
+    line = Target("LINE", True, "active", opening, [])
+    member = Target("I1", True, "active", opening, [])
+    base = {
+        "now": T0,
+        "staff": False,
+        "rules": SlotRules(timedelta(hours=1), timedelta(hours=8), unattended=False),
+        "targets": [line, member],
+        "qualified": True,
+        "quota": None,
+    }
+    return SlotFacts(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def test_check_slot_judges_every_rule_in_the_booking_order() -> None:
+    check_slot(iv(9, 11), _facts())
+    with pytest.raises(Invalid, match=r"resource_id: I1 \(part of LINE\) is maintenance"):
+        check_slot(
+            iv(9, 11), _facts(targets=[_facts().targets[0], Target("I1", False, "maintenance", opening, [])])
+        )
+    with pytest.raises(Invalid, match=r"^start: must be at least 60 minutes"):
+        check_slot(iv(0.5, 2), _facts(targets=[Target("A", True, "active", [iv(0, 20)], [])]))
+    with pytest.raises(Invalid, match=r"^start: maintenance"):
+        closed_member = Target("I1", True, "active", opening, [iv(9, 10)])
+        check_slot(iv(9, 11), _facts(targets=[_facts().targets[0], closed_member]))
+    with pytest.raises(AccessDenied):
+        check_slot(iv(9, 11), _facts(qualified=False))
+    check_slot(iv(9, 11), _facts(qualified=False, staff=True))
+    with pytest.raises(Invalid, match=r"^end: your organization's quota"):
+        check_slot(iv(9, 11), _facts(quota=QuotaUse(10, timedelta(hours=9), "2027-01")))
