@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -25,10 +25,13 @@ def sharing_report(
     last: Annotated[date, Query(alias="to", description="last day (inclusive)")],
     platform: Annotated[str | None, Query(description="platform code; all you may see when omitted")] = None,
     format: Annotated[ReportFormat, Query(description="json, csv or html (printable)")] = ReportFormat.json,
+    as_of: Annotated[
+        datetime | None, Query(description="count booked time up to this moment (default: now)")
+    ] = None,
 ) -> Response:
     """Sharing performance per platform (docs/reports.md): effective and external hours, sharing rate,
     SMEs served, bookings, approval response times, booked vs actual, income; with the audit chain's
     head so the figures can be tied to one intact log. Auditors and admins: every platform; operators:
     their own."""
-    report = service.sharing(engine, who, first, last, platform)
+    report = service.sharing(engine, who, first, last, platform, as_of)
     return Response(render(report, format), media_type=MEDIA_TYPES[format])

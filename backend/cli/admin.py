@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import time
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
@@ -163,12 +163,25 @@ def _day(option: str, value: str) -> date:
         fail(f"{option}: not a date (YYYY-MM-DD): {value!r}")
 
 
+def _moment(option: str, value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"{option}: not a time (e.g. 2026-12-31T23:59:59+08:00): {value!r}")
+    if moment.tzinfo is None:
+        fail(f"{option}: give a time zone, e.g. 2026-12-31T23:59:59+08:00")
+    return moment
+
+
 @report_app.command("sharing")
 def report_sharing(
     first: Annotated[str, typer.Option("--from", help="first day, YYYY-MM-DD")],
     last: Annotated[str, typer.Option("--to", help="last day (inclusive), YYYY-MM-DD")],
     platform: Annotated[str | None, typer.Option(help="platform code; every platform when omitted")] = None,
     format: Annotated[str, typer.Option("--format", help="json | csv | html")] = "json",
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="count booked time up to this moment (default: now)")
+    ] = None,
     database_url: DatabaseOpt = None,
 ) -> None:
     """Sharing performance per platform (effective and external hours, sharing rate, SMEs served,
@@ -181,10 +194,11 @@ def report_sharing(
     if format not in ReportFormat.__members__:
         fail(f"--format: one of json, csv, html (got {format!r})")
     start, end = _day("--from", first), _day("--to", last)
+    moment = _moment("--as-of", as_of) if as_of is not None else None
     settings = settings_from(database_url=database_url)
     engine = make_engine(settings)
     try:
-        report = sharing(engine, None, start, end, platform)
+        report = sharing(engine, None, start, end, platform, moment)
     except Invalid as exc:
         fail(f"--{exc.field}: {exc.message.removeprefix(exc.field + ': ')}")
     except DomainError as exc:

@@ -45,7 +45,7 @@ def _minutes(text: object, where: str) -> int:
 def parse_weekly_hours(raw: Mapping[str, Sequence[Sequence[str]]]) -> WeeklyHours:
     """Validate ``{"mon": [["08:00", "20:00"]], ...}``; raise ValueError naming the bad entry."""
     if not isinstance(raw, Mapping):
-        raise ValueError("opening_hours must be an object keyed by weekday (mon ... sun)")
+        raise ValueError("opening_hours: must be an object keyed by weekday (mon ... sun)")
     unknown = sorted(set(raw) - set(WEEKDAYS))
     if unknown:
         raise ValueError(f"opening_hours: unknown weekday {unknown[0]!r}; use {', '.join(WEEKDAYS)}")

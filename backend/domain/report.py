@@ -225,8 +225,10 @@ def sharing_report(
     sessions: Sequence[SessionFact],
     bookings: Sequence[BookingFact],
     sme_org_ids: frozenset[int],
+    as_of: datetime | None = None,
 ) -> SharingReport:
-    """Every figure of docs/reports.md for one platform and period.
+    """Every figure of docs/reports.md for one platform and period, as the data stood at `as_of` (by
+    default the end of the period): booked time still to come is not compared with use yet.
 
     `sessions` are the platform's counted usage sessions, `bookings` its bookings whose request or slot
     touches the period (the function picks what each figure needs), `sme_org_ids` the organizations of
@@ -246,12 +248,14 @@ def sharing_report(
                 served.add(s.organization_id)
 
     booked: dict[int, list[Interval]] = {}
+    until = period.end if as_of is None else min(period.end, as_of)
+    due = clip(period.start, until, period)  # None before the period has begun
     for b in bookings:
         if b.status not in GRANTED or b.books_line or b.resource_id is None:
             continue
-        if b.start is None or b.end is None:
+        if b.start is None or b.end is None or due is None:
             continue
-        part = clip(b.start, b.end, period)
+        part = clip(b.start, b.end, due)
         if part is not None:
             booked.setdefault(b.resource_id, []).append(part)
 

@@ -4,6 +4,7 @@ and the one place where a domain error becomes an HTTP status."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -40,14 +41,25 @@ def _where(loc: tuple[int | str, ...]) -> str:
 _FIELD_FIRST = re.compile(r"^([A-Za-z_][A-Za-z0-9_.\[\]]*): (.+)$", re.DOTALL)
 
 
+def _within(path: str, field: str) -> bool:
+    return path == field or path.startswith((f"{field}.", f"{field}["))
+
+
 def named_error(loc: tuple[int | str, ...], message: str) -> dict[str, str]:
     """`{"field", "message"}`; a check across fields says which field it blames as "field: message"."""
     message = message.removeprefix("Value error, ")
     field = _where(loc)
     blamed = _FIELD_FIRST.match(message)
-    if blamed and field == "request":
+    if blamed and (field == "request" or _within(blamed.group(1), field)):
+        # "opening_hours.mon[0]: ..." about the field `opening_hours`: its own, more precise name.
         field, message = blamed.group(1), blamed.group(2)
     return {"field": field, "message": message}
+
+
+def _message(error: Any) -> str:
+    if error.get("type") == "extra_forbidden":
+        return "not a field this request accepts (unknown, or not one that can be changed here)"
+    return str(error.get("msg", ""))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -57,7 +69,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [named_error(tuple(e.get("loc", ())), str(e.get("msg", ""))) for e in exc.errors()]
+        errors = [named_error(tuple(e.get("loc", ())), _message(e)) for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
 

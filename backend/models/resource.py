@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import field_validator, model_validator
+from pydantic import ConfigDict, field_validator, model_validator
 from sqlalchemy import JSON, Column, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -144,6 +144,11 @@ class ResourceCreate(ResourceBase, _ResourceChecks):
 
 
 class ResourceUpdate(_ResourceChecks):
+    """What an operator may change; anything else (an unknown name, `code`, `kind`, `platform_id`) is refused
+    with 422 rather than dropped, so a caller never believes a change was made that was not."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     name: Name | None = None
     name_en: str | None = None
     description: str | None = None
@@ -151,6 +156,11 @@ class ResourceUpdate(_ResourceChecks):
     opening_hours: dict[str, Any] | None = None
     unattended: bool | None = None
     status: ResourceStatus | None = None
+    min_notice_minutes: int | None = Field(default=None, ge=0)
+    max_booking_hours: float | None = Field(default=None, gt=0)
+    requires_qualification: bool | None = None
+    no_show_grace_minutes: int | None = Field(default=None, ge=0)
+    auto_approve: dict[str, Any] | None = None
     capabilities: list[str] | None = None
     attributes: dict[str, AttributeValue] | None = None
     members: list[str] | None = None

@@ -28,6 +28,9 @@ from backend.models.resource import (
 )
 from backend.services.common import get_or_404, page
 
+#: Fields of a resource that an update may clear with null (the others always have a value).
+NULLABLE = frozenset({"name_en", "description", "device_type", "opening_hours", "auto_approve"})
+
 
 def get_resource(session: Session, resource_id: int) -> Resource:
     return get_or_404(session, Resource, resource_id, "resource")
@@ -94,6 +97,9 @@ def update_resource(session: Session, who: Principal, resource_id: int, data: Re
     resource = get_resource(session, resource_id)
     ensure_manages_platform(who, resource.platform_id)
     changes = data.model_dump(exclude_unset=True)
+    for name, value in changes.items():
+        if value is None and name not in NULLABLE:
+            raise Invalid(name, "cannot be null; leave it out to keep the current value")
     tags = changes.pop("capabilities", None)
     attrs = changes.pop("attributes", None)
     members = changes.pop("members", None)

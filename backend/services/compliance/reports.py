@@ -123,10 +123,11 @@ def _bookings(session: Session, platform_id: int, period: Interval, line_ids: se
 
 
 def _platform_report(
-    session: Session, platform: Platform, first: date, last: date, smes: frozenset[int]
+    session: Session, platform: Platform, first: date, last: date, smes: frozenset[int], now: datetime
 ) -> dict[str, Any]:
     zone = ZoneInfo(platform.timezone)
     period = period_of(first, last, zone)
+    as_of = max(period.start, min(period.end, now))
     resources = [
         ResourceFact(r.id or 0, r.code, r.name, str(r.kind))
         for r in session.exec(
@@ -140,17 +141,19 @@ def _platform_report(
         "platform": platform.code,
         "owner_organization_id": platform.owner_org_id,
         "period": [period.start, period.end],
+        "as_of": as_of,
         "sme_organization_ids": sorted(smes),
         "resources": [asdict(r) for r in resources],
         "sessions": [asdict(s) for s in sessions],
         "bookings": [asdict(b) for b in bookings],
     }
-    figures = sharing_report(period, platform.owner_org_id, resources, sessions, bookings, smes)
+    figures = sharing_report(period, platform.owner_org_id, resources, sessions, bookings, smes, as_of)
     return {
         "platform": platform.code,
         "name": platform.name,
         "timezone": platform.timezone,
         "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
+        "as_of": as_of.astimezone(zone).isoformat(),
         "inputs_sha256": hashlib.sha256(canonical_json(jsonable(inputs)).encode()).hexdigest(),
         "counted": {"usage_sessions": len(sessions), "bookings": len(bookings)},
         **_figures(figures),
@@ -187,11 +190,19 @@ def _figures(r: SharingReport) -> dict[str, Any]:
 
 
 def sharing(
-    engine: Engine, who: Principal | None, first: date, last: date, platform_code: str | None = None
+    engine: Engine,
+    who: Principal | None,
+    first: date,
+    last: date,
+    platform_code: str | None = None,
+    as_of: datetime | None = None,
 ) -> dict[str, Any]:
     """The sharing report of one platform (or every platform `who` may see) from `first` to `last`
-    (whole days, inclusive). `who` None: the command line, which sees everything."""
+    (whole days, inclusive), with booked time counted up to `as_of` (default: now). `who` None: the
+    command line, which sees everything."""
     check_dates(first, last)
+    if as_of is not None and as_of.tzinfo is None:
+        raise Invalid("as_of", "give a time zone, e.g. 2026-12-31T23:59:59+08:00")
     with snapshot(engine) as connection, connection.begin(), Session(bind=connection) as session:
         platforms = _platforms(session, who, platform_code)
         smes = frozenset(
@@ -199,14 +210,15 @@ def sharing(
             for i in session.exec(select(Organization.id).where(Organization.kind == OrgKind.sme)).all()
             if i is not None
         )
-        reports = [_platform_report(session, p, first, last, smes) for p in platforms]
+        now = utcnow()
+        reports = [_platform_report(session, p, first, last, smes, as_of or now) for p in platforms]
         verdict = verify_connection(connection)
     bad = verdict.first_bad
     return {
         "report": "sharing",
         "from": first.isoformat(),
         "to": last.isoformat(),
-        "generated_at": utcnow().isoformat(),
+        "generated_at": now.isoformat(),
         "audit": {
             "ok": verdict.ok,
             "events": verdict.events,

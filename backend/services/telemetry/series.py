@@ -85,6 +85,9 @@ def read_series(
         windows = twins.run_windows(session, who, resource_id, start, end)
         if not windows:
             raise AccessDenied("an SME reads run data only within its own bookings of this resource")
+    known = twins.reported_fields(session, resource_id)
+    if known and field not in known:
+        raise Invalid("field", f"{resource.code} has no signal {field!r}; it reports {', '.join(known)}")
     points: list[TelemetryPoint] = []
     for window_start, window_end in windows[:100]:
         q = _influxql(platform.code, resource.code, field, window_start, window_end, every)

@@ -25,6 +25,7 @@ from backend.domain.access import (
     ensure_not_sme,
 )
 from backend.domain.bookings import BookingStatus
+from backend.domain.devices import declared_names
 from backend.domain.errors import AccessDenied, Invalid, NotFound
 from backend.models.booking import Booking
 from backend.models.platform import Platform
@@ -293,6 +294,7 @@ def set_desired(
         if isinstance(value, float) and not math.isfinite(value):
             raise Invalid(f"desired.{name}", "numbers must be finite")
     twin = _locked_twin(session, resource_id)
+    _check_declared(twin, desired)
     merged = dict(twin.desired or {})
     for name, value in desired.items():
         if value is None:
@@ -306,6 +308,31 @@ def set_desired(
         _bump(twin)
     session.flush()
     return to_public(twin, resource, platform)
+
+
+def _check_declared(twin: Twin, desired: dict[str, FieldValue | None]) -> None:
+    """Once the device has declared its setpoints (birth message), only those can be wanted; a null
+    still removes anything, so a stale entry can always be cleared."""
+    declared = declared_names(_reported_value(twin, "setpoints"))
+    if not declared:
+        return
+    for name, value in desired.items():
+        if value is not None and name not in declared:
+            raise Invalid(
+                f"desired.{name}",
+                f"the device has no setpoint {name!r}; it declares {', '.join(sorted(declared))}",
+            )
+
+
+def _reported_value(twin: Twin | None, name: str) -> object:
+    reading = (twin.reported or {}).get(name) if twin is not None else None
+    return reading.get("value") if isinstance(reading, dict) else None
+
+
+def reported_fields(session: Session, resource_id: int) -> list[str]:
+    """Names the resource has reported (telemetry signals and birth facts), as its twin keeps them."""
+    twin = session.get(Twin, resource_id)
+    return sorted((twin.reported or {}) if twin is not None else {})
 
 
 def visible_twin_versions(
