@@ -83,6 +83,11 @@ class Settings(BaseSettings):
         description="usage sessions: shorter pauses merge, shorter sessions are flickers (docs/usage.md)",
     )
 
+    score_rubric: str = Field(
+        default="national-2021", description="rubric of the sharing score (docs/reports.md, 'The score')"
+    )
+    rubrics_dir: str | None = Field(default=None, description="folder of the deployment's own rubric files")
+
     log_level: str = "INFO"
     log_json: bool = False
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from backend.http.deps import Caller, EngineDep
+from backend.http.deps import Caller, EngineDep, SettingsDep
 from backend.services.compliance import reports as service
 from backend.services.compliance.exports import MEDIA_TYPES, ReportFormat, render
 
@@ -20,6 +20,7 @@ router = APIRouter(prefix="/reports", tags=["reports"])
 )
 def sharing_report(
     engine: EngineDep,
+    settings: SettingsDep,
     who: Caller,
     first: Annotated[date, Query(alias="from", description="first day, e.g. 2026-12-01")],
     last: Annotated[date, Query(alias="to", description="last day (inclusive)")],
@@ -28,10 +29,13 @@ def sharing_report(
     as_of: Annotated[
         datetime | None, Query(description="count booked time up to this moment (default: now)")
     ] = None,
+    rubric: Annotated[str | None, Query(description="rubric id of the score (default: the setting)")] = None,
 ) -> Response:
     """Sharing performance per platform (docs/reports.md): effective and external hours, sharing rate,
     SMEs served, bookings, approval response times, booked vs actual, income; with the audit chain's
     head so the figures can be tied to one intact log. Auditors and admins: every platform; operators:
     their own."""
-    report = service.sharing(engine, who, first, last, platform, as_of)
+    report = service.sharing(
+        engine, who, first, last, platform, as_of, rubric or settings.score_rubric, settings.rubrics_dir
+    )
     return Response(render(report, format), media_type=MEDIA_TYPES[format])

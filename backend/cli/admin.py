@@ -182,6 +182,7 @@ def report_sharing(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="count booked time up to this moment (default: now)")
     ] = None,
+    rubric: Annotated[str | None, typer.Option(help="rubric id of the score (default: the setting)")] = None,
     database_url: DatabaseOpt = None,
 ) -> None:
     """Sharing performance per platform (effective and external hours, sharing rate, SMEs served,
@@ -198,7 +199,9 @@ def report_sharing(
     settings = settings_from(database_url=database_url)
     engine = make_engine(settings)
     try:
-        report = sharing(engine, None, start, end, platform, moment)
+        report = sharing(
+            engine, None, start, end, platform, moment, rubric or settings.score_rubric, settings.rubrics_dir
+        )
     except Invalid as exc:
         fail(f"--{exc.field}: {exc.message.removeprefix(exc.field + ': ')}")
     except DomainError as exc:

@@ -28,6 +28,8 @@ class ResourceFact:
     code: str
     name: str
     kind: str
+    status: str = "active"
+    priced: bool = False  # an hourly fee standard for SMEs is valid on the period's last day
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,13 @@ class Income:
 
 
 @dataclass(frozen=True)
+class Management:
+    resources: int  # not retired: instruments, venues and lines
+    active: int  # of those, open for booking
+    priced: int  # of those, with a published hourly fee standard for SMEs
+
+
+@dataclass(frozen=True)
 class SharingReport:
     effective_hours: float
     external_hours: float
@@ -115,6 +124,8 @@ class SharingReport:
     utilization: float | None
     income: Income
     resources: list[ResourceFigures] = field(default_factory=list)
+    key_projects_completed: int = 0
+    management: Management = field(default_factory=lambda: Management(0, 0, 0))
 
 
 # --- small pieces ------------------------------------------------------------------------------
@@ -303,4 +314,15 @@ def sharing_report(
         utilization=ratio(totals["used_booked"], totals["booked"]),
         income=income(starting),
         resources=rows,
+        key_projects_completed=sum(1 for b in starting if b.key_project and b.status == "completed"),
+        management=management(resources),
+    )
+
+
+def management(resources: Sequence[ResourceFact]) -> Management:
+    kept = [r for r in resources if r.status != "retired"]
+    return Management(
+        resources=len(kept),
+        active=sum(1 for r in kept if r.status == "active"),
+        priced=sum(1 for r in kept if r.priced),
     )

@@ -44,7 +44,10 @@ def to_csv(report: dict[str, Any]) -> str:
     for figure, value in _flatten("audit", report["audit"]):
         writer.writerow(["", "", figure, "" if value is None else value])
     for platform in report["platforms"]:
-        for figure, value in _flatten("", {k: v for k, v in platform.items() if k != "resources"}):
+        figures = {k: v for k, v in platform.items() if k not in ("resources", "score")}
+        for figure, value in _flatten("", figures):
+            writer.writerow([platform["platform"], "", figure, "" if value is None else value])
+        for figure, value in _score_rows(platform["score"]):
             writer.writerow([platform["platform"], "", figure, "" if value is None else value])
         for resource in platform["resources"]:
             for figure, value in resource.items():
@@ -53,6 +56,21 @@ def to_csv(report: dict[str, Any]) -> str:
                         [platform["platform"], resource["code"], figure, "" if value is None else value]
                     )
     return out.getvalue()
+
+
+def _score_rows(score: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    yield from _flatten("score.rubric", score["rubric"])
+    for key in ("total", "max", "grade", "grade_en"):
+        yield f"score.{key}", score[key]
+    for section in score["sections"]:
+        yield f"score.{section['id']}.points", section["points"]
+    for indicator in score["indicators"]:
+        where = f"score.{indicator['section']}.{indicator['id']}"
+        for name, value in indicator["inputs"].items():
+            yield f"{where}.inputs.{name}", value
+        yield f"{where}.formula", indicator["formula"]
+        yield f"{where}.value", indicator["value"]
+        yield f"{where}.points", indicator["points"]
 
 
 def render(report: dict[str, Any], fmt: ReportFormat) -> str:

@@ -28,13 +28,15 @@ from backend.domain.report import (
     SharingReport,
     sharing_report,
 )
+from backend.domain.score import Rubric, score
 from backend.models.booking import Booking
 from backend.models.organization import Organization, OrgKind
 from backend.models.platform import Platform
-from backend.models.rate import UserClass
+from backend.models.rate import RateCard, RateUnit, UserClass
 from backend.models.resource import Resource, ResourceKind
 from backend.models.types import utcnow
 from backend.services.audit import snapshot, verify_connection
+from backend.services.compliance.rubrics import load_rubric
 from backend.services.money.rates import price_of
 from backend.services.telemetry import usage_reading
 
@@ -122,14 +124,39 @@ def _bookings(session: Session, platform_id: int, period: Interval, line_ids: se
     return facts
 
 
+def _priced(session: Session, platform_id: int, day: date) -> set[int]:
+    """Resources with an hourly fee standard for SMEs valid on `day` (what the catalog publishes)."""
+    return set(
+        session.exec(
+            select(RateCard.resource_id)
+            .join(Resource, col(Resource.id) == RateCard.resource_id)
+            .where(
+                Resource.platform_id == platform_id,
+                RateCard.user_class == UserClass.external_sme,
+                RateCard.unit == RateUnit.hour,
+                col(RateCard.valid_from) <= day,
+                or_(col(RateCard.valid_to).is_(None), col(RateCard.valid_to) >= day),
+            )
+        ).all()
+    )
+
+
 def _platform_report(
-    session: Session, platform: Platform, first: date, last: date, smes: frozenset[int], now: datetime
+    session: Session,
+    platform: Platform,
+    first: date,
+    last: date,
+    smes: frozenset[int],
+    now: datetime,
+    audit_ok: bool,
+    rubric: Rubric,
 ) -> dict[str, Any]:
     zone = ZoneInfo(platform.timezone)
     period = period_of(first, last, zone)
     as_of = max(period.start, min(period.end, now))
+    priced = _priced(session, platform.id or 0, last)
     resources = [
-        ResourceFact(r.id or 0, r.code, r.name, str(r.kind))
+        ResourceFact(r.id or 0, r.code, r.name, str(r.kind), str(r.status), r.id in priced)
         for r in session.exec(
             select(Resource).where(Resource.platform_id == platform.id).order_by(col(Resource.code))
         )
@@ -148,16 +175,41 @@ def _platform_report(
         "bookings": [asdict(b) for b in bookings],
     }
     figures = sharing_report(period, platform.owner_org_id, resources, sessions, bookings, smes, as_of)
-    return {
+    report = {
         "platform": platform.code,
         "name": platform.name,
         "timezone": platform.timezone,
-        "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
+        "period": {
+            "start": period.start.isoformat(),
+            "end": period.end.isoformat(),
+            "days": (last - first).days + 1,
+        },
         "as_of": as_of.astimezone(zone).isoformat(),
         "inputs_sha256": hashlib.sha256(canonical_json(jsonable(inputs)).encode()).hexdigest(),
-        "counted": {"usage_sessions": len(sessions), "bookings": len(bookings)},
+        "counted": {
+            "usage_sessions": len(sessions),
+            "bookings": len(bookings),
+            "instruments": len(figures.resources),
+        },
         **_figures(figures),
     }
+    report["score"] = _score(rubric, report, audit_ok)
+    return report
+
+
+def _score(rubric: Rubric, report: dict[str, Any], audit_ok: bool) -> dict[str, Any]:
+    """The rubric applied to the figures of `report` (and the audit chain's verdict, `audit.ok`)."""
+    figures = {**report, "audit": {"ok": audit_ok}}
+
+    def figure(path: str) -> object:
+        value: object = figures
+        for part in path.split("."):
+            if not isinstance(value, dict) or part not in value:
+                raise Invalid("rubric", f"{rubric.id}: the report has no figure {path!r}")
+            value = value[part]
+        return value
+
+    return asdict(score(rubric, figure))
 
 
 def _figures(r: SharingReport) -> dict[str, Any]:
@@ -186,6 +238,8 @@ def _figures(r: SharingReport) -> dict[str, Any]:
             "unpriced_bookings": r.income.unpriced_bookings,
         },
         "resources": [asdict(x) for x in r.resources],
+        "key_projects": {"completed": r.key_projects_completed},
+        "management": asdict(r.management),
     }
 
 
@@ -196,11 +250,14 @@ def sharing(
     last: date,
     platform_code: str | None = None,
     as_of: datetime | None = None,
+    rubric_id: str | None = None,
+    rubrics_dir: str | None = None,
 ) -> dict[str, Any]:
     """The sharing report of one platform (or every platform `who` may see) from `first` to `last`
-    (whole days, inclusive), with booked time counted up to `as_of` (default: now). `who` None: the
-    command line, which sees everything."""
+    (whole days, inclusive), with booked time counted up to `as_of` (default: now), scored by the rubric
+    `rubric_id` (default: the national one). `who` None: the command line, which sees everything."""
     check_dates(first, last)
+    rubric = load_rubric(rubric_id, rubrics_dir)
     if as_of is not None and as_of.tzinfo is None:
         raise Invalid("as_of", "give a time zone, e.g. 2026-12-31T23:59:59+08:00")
     with snapshot(engine) as connection, connection.begin(), Session(bind=connection) as session:
@@ -211,8 +268,11 @@ def sharing(
             if i is not None
         )
         now = utcnow()
-        reports = [_platform_report(session, p, first, last, smes, as_of or now) for p in platforms]
         verdict = verify_connection(connection)
+        reports = [
+            _platform_report(session, p, first, last, smes, as_of or now, verdict.ok, rubric)
+            for p in platforms
+        ]
     bad = verdict.first_bad
     return {
         "report": "sharing",
