@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from backend.adapters.influx import InfluxClient
 from backend.api.health import router as health_router
@@ -20,8 +19,7 @@ from backend.http.errors import install_error_handlers
 from backend.http.middleware import install_request_observer
 from backend.logs import get_logger
 from backend.settings import Settings, get_settings
-from backend.web import STATIC
-from backend.web import router as web_router
+from backend.web import install_pages
 
 log = get_logger("pilotshare.api")
 
@@ -54,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Book pilot lines, instruments and venues; watch them live; prove sharing performance.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc are pages with their assets served here (backend/web/docs.py)
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -61,7 +61,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     app.include_router(health_router)
     app.include_router(metrics_router)
-    app.include_router(web_router)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_pages(app)
 
     return app

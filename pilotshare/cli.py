@@ -11,7 +11,7 @@ import typer
 from backend.cli import add_backend_commands
 from edge_agent.cli import edge_agent_command
 from scheduler.cli import schedule_app
-from simulators.cli import simulate
+from simulators.cli import simulate, simulate_history
 
 app = typer.Typer(
     help="PilotShare: share pilot lines, instruments and venues with SMEs.",
@@ -21,6 +21,9 @@ app = typer.Typer(
 add_backend_commands(app)
 app.add_typer(schedule_app, name="schedule")
 app.command("simulate", help="Run a simulated fleet of instruments (see docs/simulators.md).")(simulate)
+app.command("simulate-history", help="Publish a platform's past runs as its instruments reported them.")(
+    simulate_history
+)
 app.command("edge-agent", help="Run one edge agent beside an instrument (docs/edge-agent.md).")(
     edge_agent_command
 )

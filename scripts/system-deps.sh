@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Debian packages PilotShare runs against: Mosquitto, InfluxDB 1.x, PostgreSQL (and openssl for TLS).
+# Debian packages PilotShare runs against: Mosquitto, InfluxDB 1.x, PostgreSQL (and openssl for TLS);
+# with --browser also Chromium and CJK fonts for the browser tests.
 # Installs what is missing when run as root; otherwise says what to install. Then makes sure
 # the machine's PostgreSQL answers on 127.0.0.1:5432 (tests create their own databases in it).
 set -euo pipefail
@@ -9,6 +10,10 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(
 command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || missing+=(influxdb influxdb-client)
 command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql postgresql-contrib)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # scripts/broker-tls.sh
+if [ "${1:-}" = "--browser" ]; then   # make test: the browser tests drive Debian's Chromium
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -d /usr/share/fonts/opentype/noto ] && ls /usr/share/fonts/opentype/noto | grep -q CJK || missing+=(fonts-noto-cjk)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

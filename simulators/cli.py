@@ -125,6 +125,45 @@ def simulate(
     print(json.dumps(result.summary()), flush=True)
 
 
+def simulate_history(
+    plan: Annotated[Path, typer.Option("--plan", help="run plan of `pilotshare seed demo --history FILE`")],
+    mqtt_url: Annotated[
+        str,
+        typer.Option("--mqtt-url", envvar="PILOTSHARE_MQTT_URL", help="broker, e.g. mqtt://127.0.0.1:1883"),
+    ] = DEFAULT_MQTT_URL,
+    credentials: Annotated[
+        Path,
+        typer.Option(
+            "--credentials",
+            envvar="PILOTSHARE_MQTT_CREDENTIALS",
+            help="credentials.json of `pilotshare mqtt credentials`; each instrument logs in as its agent",
+        ),
+    ] = DEFAULT_CREDENTIALS,
+    every: Annotated[float, typer.Option("--every", min=1.0, help="seconds between samples")] = 60.0,
+) -> None:
+    """Publish a platform's past runs as its instruments would have reported them (device models, device
+    time); prints one JSON line with `samples_published` once the broker acknowledged them all."""
+    from simulators.history import load_plan, publish_history
+    from simulators.mqtt_link import CredentialsError, load_credentials
+
+    try:
+        runs = load_plan(plan)
+        accounts = (
+            load_credentials(credentials)
+            if credentials != DEFAULT_CREDENTIALS or credentials.exists()
+            else None  # until `make demo` writes its accounts, its broker is still the open one
+        )
+    except (OSError, ValueError, CredentialsError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        published = publish_history(runs, mqtt_url, accounts, every)
+    except (ConnectionError, TimeoutError, KeyError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    print(json.dumps({"runs": len(runs), "samples_published": published}), flush=True)
+
+
 def demand(
     out: Annotated[Path, typer.Option("--out", "-o", help="problem file to write ('-' for stdout)")] = Path(
         "-"

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from backend.http.deps import Caller, EngineDep, InfluxDep, Limit, Offset, SessionDep, StreamCaller, Writer
+from backend.http.deps import Caller, EngineDep, InfluxDep, Limit, Offset, SessionDep, Writer
 from backend.models.common import Page
 from backend.models.twin import AlarmPublic, DesiredUpdate, TelemetrySeries, TwinPublic
 from backend.models.types import utcnow
@@ -73,7 +73,7 @@ def _event(twin: TwinPublic) -> str:
 async def stream_twins(
     request: Request,
     engine: EngineDep,
-    who: StreamCaller,
+    who: Caller,
     poll_seconds: Annotated[float, Query(ge=0.2, le=30)] = 1.0,
     max_seconds: Annotated[float, Query(gt=0, le=3600, description="then the stream ends; reconnect")] = 600,
 ) -> StreamingResponse:

@@ -6,6 +6,7 @@ import json
 import signal
 import time
 from datetime import date, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -36,15 +37,29 @@ def seed_demo_command(
     fleet_devices: Annotated[
         int, typer.Option(help="also register simulated devices SIM-0010 ... up to N")
     ] = 0,
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            help="also make the past eight weeks of bookings and write the runs the instruments must have "
+            "reported to this file (for `pilotshare simulate-history --plan`)"
+        ),
+    ] = None,
 ) -> None:
     """Create the demo platform, SMEs and users (once), and print the logins."""
     from backend.db import make_engine, unit_of_work
-    from backend.services.demo.seed import seed_demo
+    from backend.services.demo.history import seed_history
+    from backend.services.demo.seed import demo_data, seed_demo
 
     settings = settings_from(database_url=database_url)
     engine = make_engine(settings)
     with unit_of_work(engine) as session:
         logins = seed_demo(session, fleet_devices)
+    if history is not None:
+        with unit_of_work(engine) as session:
+            plan = seed_history(session, demo_data()["platform"]["code"])
+        history.parent.mkdir(parents=True, exist_ok=True)
+        history.write_text(json.dumps(plan.as_dict(), indent=1), encoding="utf-8")
+        typer.echo(f"demo history: {plan.bookings} bookings, {len(plan.runs)} runs to replay ({history})")
     engine.dispose()
     typer.echo("demo logins (e-mail / password / role):")
     for login in logins:

@@ -166,10 +166,13 @@ def demo(
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)
-    seed_demo_command(database_url=settings.database_url, fleet_devices=0)
+    plan = Path(".var/demo-history.json")
+    seed_demo_command(database_url=settings.database_url, fleet_devices=0, history=plan)
     _demo_broker_accounts(settings)
     env = {**os.environ, "PILOTSHARE_DATABASE_URL": settings.database_url, "PILOTSHARE_DEMO_MODE": "true"}
     me = [sys.executable, "-m", "pilotshare"]
+    ingest_process = subprocess.Popen([*me, "ingest"], env=env)
+    _replay_history(me, env, settings, plan)
     api_process = subprocess.Popen([*me, "api", "--host", host, "--port", str(port)], env=env)
     fleet_devices = sum(1 for r in demo_data()["resources"] if r.get("device_type"))
     fleet = subprocess.Popen(
@@ -189,7 +192,6 @@ def demo(
         ],
         env=env,
     )
-    ingest_process = subprocess.Popen([*me, "ingest"], env=env)
     typer.echo(f"\nPilotShare demo is up: http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
     typer.echo(f"Simulated fleet: {fleet_devices} instruments publishing to {settings.mqtt_url}")
     typer.echo(f"Ingest: {settings.mqtt_url} -> {settings.influx_url} (twins: /api/v1/resources/ID/twin)")
@@ -221,6 +223,47 @@ def _demo_broker_accounts(settings: Settings) -> None:
             f" {written.directory / 'mosquitto.conf'} (docs/security.md)",
             err=True,
         )
+
+
+def _replay_history(me: list[str], env: dict[str, str], settings: Settings, plan: Path) -> None:
+    """The demo's past through the real path: the simulated instruments publish their past runs, ingest
+    stores them and measures use; then last month is invoiced. A slow or missing broker only costs the
+    history, never the demo."""
+    from backend.db import make_engine, unit_of_work, writer
+    from backend.services.demo.history import measured_runs, settle_last_month
+
+    runs = len(json.loads(plan.read_text(encoding="utf-8"))["runs"])
+    done = subprocess.run(
+        [
+            *me,
+            "simulate-history",
+            "--plan",
+            str(plan),
+            "--mqtt-url",
+            settings.mqtt_url,
+            "--credentials",
+            str(settings.mqtt_credentials),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        typer.echo("note: the demo's history could not be replayed; run data and usage start empty", err=True)
+    engine = make_engine(settings)
+    deadline, seen, measured = time.monotonic() + 30, -1, 0
+    while done.returncode == 0 and time.monotonic() < deadline:
+        with unit_of_work(engine) as session:
+            measured = measured_runs(session)
+        if measured >= runs or (measured and measured == seen):
+            break
+        seen = measured
+        time.sleep(1)
+    with unit_of_work(writer(engine)) as session:
+        invoices = settle_last_month(session)
+    engine.dispose()
+    typer.echo(f"demo history: {measured} of {runs} past runs measured, {invoices} invoices for last month")
 
 
 def _supervise(critical: subprocess.Popen[bytes], helpers: list[subprocess.Popen[bytes]]) -> None:

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from backend.adapters.influx import InfluxClient
 from backend.db import unit_of_work, writer
 from backend.domain.access import Principal
+from backend.http.sessions import CSRF_HEADER, SAFE_METHODS, csrf_ok, session_token
 from backend.models.user import User
 from backend.services.accounts.security import InvalidToken, decode_access_token, principal_of
 from backend.settings import Settings
@@ -89,8 +90,20 @@ InfluxDep = Annotated[InfluxClient, Depends(get_influx)]
 TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 
 
-def get_current_user(engine: EngineDep, settings: SettingsDep, token: TokenDep) -> User:
-    user = _user_from_token(engine, settings, token)
+def _request_token(request: Request, bearer: str | None) -> str | None:
+    """The bearer token, else the session cookie of the web pages; a state-changing request that only
+    the cookie authenticates must also carry the CSRF header (`backend.http.sessions`)."""
+    if bearer is not None:
+        return bearer
+    token = session_token(request)
+    unsafe = token is not None and request.method not in SAFE_METHODS
+    if unsafe and not csrf_ok(request, request.headers.get(CSRF_HEADER)):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong X-CSRF-Token for this session")
+    return token
+
+
+def get_current_user(request: Request, engine: EngineDep, settings: SettingsDep, token: TokenDep) -> User:
+    user = _user_from_token(engine, settings, _request_token(request, token))
     if user is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "log in first (POST /api/v1/auth/token)", _UNAUTHORIZED
@@ -102,27 +115,28 @@ def get_principal(user: Annotated[User, Depends(get_current_user)]) -> Principal
     return principal_of(user)
 
 
-def get_optional_principal(engine: EngineDep, settings: SettingsDep, token: TokenDep) -> Principal | None:
-    user = _user_from_token(engine, settings, token)
+def get_optional_principal(
+    request: Request, engine: EngineDep, settings: SettingsDep, token: TokenDep
+) -> Principal | None:
+    user = _user_from_token(engine, settings, _request_token(request, token))
     return None if user is None else principal_of(user)
 
 
-def get_stream_principal(
-    engine: EngineDep,
-    settings: SettingsDep,
-    token: TokenDep,
-    access_token: Annotated[
-        str | None,
-        Query(description="the bearer token, for a browser's EventSource (it cannot send headers)"),
-    ] = None,
-) -> Principal:
-    """The caller of an event stream: the Authorization header, else the `access_token` query parameter."""
-    return principal_of(get_current_user(engine, settings, token or access_token))
+def get_page_principal(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal | None:
+    """Who views a page: the session cookie's user, or None (anonymous, or a session that has ended)."""
+    token = session_token(request)
+    if token is None:
+        return None
+    try:
+        user = _user_from_token(engine, settings, token)
+    except HTTPException:
+        return None
+    return None if user is None else principal_of(user)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 Caller = Annotated[Principal, Depends(get_principal)]
-StreamCaller = Annotated[Principal, Depends(get_stream_principal)]
+PageCaller = Annotated[Principal | None, Depends(get_page_principal)]
 MaybeCaller = Annotated[Principal | None, Depends(get_optional_principal)]
 
 

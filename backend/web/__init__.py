@@ -1,33 +1,31 @@
-"""The web pages: the server-rendered catalog, and the live view of the instruments (static page + JS that
-uses the API and the twin stream with the visitor's own token)."""
+"""The web pages, served by the API process on the same origin: one router per page family, templates
+per concept under `templates/`, assets under `static/` (browser libraries in `static/vendor/`, from the
+npm registry, see `assets/`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
 
-from backend.http.deps import SessionDep
-from backend.services.catalog import platforms as platform_service
-from backend.services.catalog import resources as resource_service
-from backend.templating import make_environment
+from backend.web import catalog, docs, live, mine, session
+from backend.web.common import LanguageMiddleware, LoginRequired, login_redirect
 
-HERE = Path(__file__).parent
-STATIC = HERE / "static"
-templates = Jinja2Templates(env=make_environment())
+STATIC = Path(__file__).parent / "static"
+
 router = APIRouter(include_in_schema=False)
+for module in (session, catalog, mine, live, docs):
+    router.include_router(module.router)
 
 
-@router.get("/", response_class=HTMLResponse)
-def home(request: Request, session: SessionDep) -> HTMLResponse:
-    platforms, _ = platform_service.list_platforms(session, None, None, 0, 100)
-    rows, _ = resource_service.search_resources(session, limit=500)
-    resources = resource_service.to_public(session, rows)
-    return templates.TemplateResponse(request, "home.html", {"platforms": platforms, "resources": resources})
+def install_pages(app: FastAPI) -> None:
+    """Pages, their static files, their language and the way back to the login page."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(LanguageMiddleware)
 
-
-@router.get("/live", response_class=HTMLResponse)
-def live(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "live.html", {})
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        return login_redirect(request, exc)

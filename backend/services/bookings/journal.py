@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import Session
 
 from backend.models.booking import Booking, BookingEvent
+from backend.models.types import utcnow
 from backend.services import audit
 
 
@@ -15,10 +18,13 @@ def record_event(
     before: str | None,
     actor: int | None,
     reason: str | None = None,
+    at: datetime | None = None,
 ) -> None:
+    """`at` is when it happened (the use case's `now`); the audit entry keeps its own append time."""
     assert booking.id is not None
     session.add(
         BookingEvent(
+            at=at or utcnow(),
             booking_id=booking.id,
             actor_id=actor,
             action=action,

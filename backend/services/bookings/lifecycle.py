@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
-from backend.domain.access import Principal, Role, ensure_manages_platform
+from backend.domain.access import Principal, Role, can_manage_platform, ensure_manages_platform
 from backend.domain.bookings import (
     FINAL,
     HOLDS_SLOT,
@@ -95,7 +96,7 @@ def transition(
             )
     before = booking.status
     _set_status(session, booking, target)
-    record_event(session, booking, action.value, before, who.user_id, reason)
+    record_event(session, booking, action.value, before, who.user_id, reason, at=now)
     notify_booking(session, booking, f"booking.{target.value}")
     if target not in HOLDS_SLOT and facts.slot is not None:
         session.flush()
@@ -186,6 +187,7 @@ def sweep_no_shows(session: Session, now: datetime | None = None) -> list[int]:
             BookingStatus.approved,
             None,
             f"not checked in within {grace} minutes of the start",
+            at=now,
         )
         notify_booking(session, booking, "booking.no_show")
         if booking.ends_at > now:
@@ -193,3 +195,28 @@ def sweep_no_shows(session: Session, now: datetime | None = None) -> list[int]:
             promote(session, booking.resource_id or 0, Interval(now, booking.ends_at), now)
         marked.append(booking.id or 0)
     return marked
+
+
+def cancellation_fees(
+    session: Session, who: Principal, bookings: list[Booking], now: datetime | None = None
+) -> dict[int, Decimal]:
+    """What cancelling each booking now would cost `who` (shown before they press the button)."""
+    now = now or utcnow()
+    platforms: dict[int, Platform] = {}
+    fees = {}
+    for booking in bookings:
+        if booking.starts_at is None or booking.ends_at is None or booking.id is None:
+            continue
+        platform = platforms.setdefault(
+            booking.platform_id, get_or_404(session, Platform, booking.platform_id, "platform")
+        )
+        staff = can_manage_platform(who, booking.platform_id) and booking.user_id != who.user_id
+        fees[booking.id] = cancellation_fee(
+            Interval(booking.starts_at, booking.ends_at),
+            now,
+            platform.cancellation_free_hours,
+            platform.cancellation_fee_percent,
+            booking.estimated_price,
+            by_staff=staff,
+        )
+    return fees

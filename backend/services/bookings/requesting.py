@@ -104,9 +104,11 @@ def book_fixed(
             "booked by platform staff" if staff else "approved automatically by the resource's rule"
         )
     save_with_members(session, booking, members, ZoneInfo(platform.timezone))
-    record_event(session, booking, "request", None, who.user_id)
+    record_event(session, booking, "request", None, who.user_id, at=now)
     if approve_now:
-        record_event(session, booking, "approve", BookingStatus.requested, None, booking.decision_reason)
+        record_event(
+            session, booking, "approve", BookingStatus.requested, None, booking.decision_reason, at=now
+        )
     notify_booking(session, booking, f"booking.{booking.status}")
     return booking
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -124,3 +125,21 @@ def price_of(session: Session, resource_id: int, user_class: UserClass, slot: In
         )
     ).first()
     return None if card is None else hourly_price(slot, card.price)
+
+
+def hourly_prices(
+    session: Session, resource_ids: Sequence[int], user_class: UserClass, on: date
+) -> dict[int, Decimal]:
+    """Resource id -> its hourly fee for `user_class` valid on `on` (the catalog shows it); one query."""
+    if not resource_ids:
+        return {}
+    cards = session.exec(
+        select(RateCard).where(
+            col(RateCard.resource_id).in_(resource_ids),
+            RateCard.user_class == user_class,
+            RateCard.unit == RateUnit.hour,
+            col(RateCard.valid_from) <= on,
+            or_(col(RateCard.valid_to).is_(None), col(RateCard.valid_to) >= on),
+        )
+    ).all()
+    return {card.resource_id: card.price for card in cards}

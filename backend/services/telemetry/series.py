@@ -8,6 +8,7 @@ refused when the range covers none of them.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -16,7 +17,13 @@ from sqlmodel import Session
 from backend.adapters.influx import MEASUREMENT, InfluxClient, InfluxError, quote_identifier, quote_string
 from backend.domain.access import Principal, Role
 from backend.domain.errors import AccessDenied, Invalid, Unavailable
+from backend.models.booking import Booking
+from backend.models.platform import Platform
+from backend.models.resource import Resource
 from backend.models.twin import TelemetryPoint, TelemetrySeries
+from backend.services.bookings.queries import get_booking
+from backend.services.catalog.resources import get_resource, member_ids
+from backend.services.common import get_or_404
 from backend.services.telemetry import twins
 
 MAX_POINTS = 10_000
@@ -109,3 +116,64 @@ def read_series(
                 "every", f"more than {MAX_POINTS} samples in this range; give every (e.g. 1m) to average"
             )
     return TelemetrySeries(resource_id=resource_id, field=field, every=every, points=points)
+
+
+@dataclass(frozen=True)
+class RunData:
+    """The numeric signals of one booked instrument over a booking, averaged per `every`."""
+
+    resource: str
+    every: str
+    times: list[datetime]
+    signals: dict[str, list[float | None]]
+
+
+def booking_run_data(
+    session: Session, client: InfluxClient, who: Principal, booking_id: int, points: int = 240
+) -> list[RunData]:
+    """Run data of a booking: each booked instrument (a line's members too), every numeric signal averaged
+    to about `points` intervals over the booked time. Whoever may see the booking may read it."""
+    booking = get_booking(session, who, booking_id)
+    if booking.starts_at is None or booking.ends_at is None:
+        return []
+    start, end = booking.starts_at, min(booking.ends_at, datetime.now(UTC))
+    if end <= start:
+        return []
+    seconds = max(1, int((end - start).total_seconds() // points))
+    every = f"{seconds}s"
+    platform = get_or_404(session, Platform, booking.platform_id, "platform")
+    out = []
+    for resource in booked_resources(session, booking):
+        where = (
+            f"{quote_identifier('platform')} = {quote_string(platform.code)} AND "
+            f"{quote_identifier('resource')} = {quote_string(resource.code)} AND "
+            f"time >= {_ns(start)} AND time < {_ns(end)}"
+        )
+        table = quote_identifier(MEASUREMENT)
+        q = f"SELECT mean(*) FROM {table} WHERE {where} GROUP BY time({every}) fill(none)"
+        try:
+            results = client.query(q, epoch="ns")
+        except InfluxError as exc:
+            raise Unavailable(f"telemetry store answered: {exc}") from None
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"telemetry store is unreachable: {exc}") from None
+        for series in results[0].get("series", []) if results else []:
+            columns = series["columns"]
+            names = [c.removeprefix("mean_") for c in columns[1:]]
+            rows = series.get("values", [])
+            out.append(
+                RunData(
+                    resource=resource.code,
+                    every=every,
+                    times=[twins.ns_to_datetime(int(row[0])) for row in rows],
+                    signals={name: [row[i + 1] for row in rows] for i, name in enumerate(names)},
+                )
+            )
+    return out
+
+
+def booked_resources(session: Session, booking: Booking) -> list[Resource]:
+    """The instruments a booking holds: the resource itself, or a line's member instruments."""
+    assert booking.resource_id is not None
+    members = member_ids(session, booking.resource_id)
+    return [get_resource(session, rid) for rid in members] or [get_resource(session, booking.resource_id)]

@@ -1,23 +1,23 @@
 // Live instruments: the twins the logged-in user may see, kept current by the twin stream (SSE).
-// Plain browser JavaScript, no build step. The token lives in sessionStorage (this tab only).
+// Plain browser JavaScript, no build step. It calls the API with the page's session cookie (same origin);
+// when the session ends it sends the visitor to log in and back.
 "use strict";
 
 const API = "/api/v1";
-const KEY = "pilotshare.token";
 const cards = new Map(); // resource id -> card element
 
 function $(id) {
   return document.getElementById(id);
 }
 
-function token() {
-  return sessionStorage.getItem(KEY);
+function backToLogin() {
+  window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
 }
 
 async function api(path) {
-  const response = await fetch(API + path, { headers: { Authorization: "Bearer " + token() } });
+  const response = await fetch(API + path, { credentials: "same-origin" });
   if (response.status === 401) {
-    logout("Your session has ended; log in again.");
+    backToLogin();
     throw new Error("unauthorized");
   }
   return response;
@@ -84,47 +84,19 @@ async function loadAlarms() {
 let stream = null;
 
 async function start() {
-  $("login").hidden = true;
-  $("board").hidden = false;
-  const me = await (await api("/me")).json();
-  $("who").textContent = me.email + " (" + me.role + ")";
   const resources = await (await api("/resources?limit=500&kind=instrument")).json();
   for (const r of resources.data) {
     const response = await api("/resources/" + r.id + "/twin");
-    if (response.ok) put(await response.json(), r.name_en || r.name);
+    if (response.ok) put(await response.json(), document.documentElement.lang === "en" ? r.name_en || r.name : r.name);
   }
-  if (!cards.size) $("twins").append(el("p", {}, "No instrument you may watch right now."));
+  if (!cards.size) $("twins").append(el("p", {}, $("twins").dataset.empty));
   await loadAlarms();
-  stream = new EventSource(API + "/stream/twins?access_token=" + encodeURIComponent(token()));
+  stream = new EventSource(API + "/stream/twins");
   stream.addEventListener("twin", (event) => put(JSON.parse(event.data)));
-  stream.onerror = () => ($("live").textContent = "reconnecting…");
-  stream.onopen = () => ($("live").textContent = "live");
+  stream.onerror = () => ($("live").textContent = $("live").dataset.reconnecting);
+  stream.onopen = () => ($("live").textContent = $("live").dataset.live);
   setInterval(loadAlarms, 15000);
   setInterval(() => document.querySelectorAll("[data-ts]").forEach((p) => (p.textContent = since(p.dataset.ts))), 5000);
 }
 
-function logout(message) {
-  sessionStorage.removeItem(KEY);
-  if (stream) stream.close();
-  $("board").hidden = true;
-  $("login").hidden = false;
-  $("error").textContent = message || "";
-}
-
-async function login(event) {
-  event.preventDefault();
-  const body = new URLSearchParams({ username: $("email").value, password: $("password").value });
-  const response = await fetch(API + "/auth/token", { method: "POST", body });
-  if (!response.ok) {
-    $("error").textContent = (await response.json()).detail || "login failed";
-    return;
-  }
-  sessionStorage.setItem(KEY, (await response.json()).access_token);
-  start();
-}
-
-document.addEventListener("DOMContentLoaded", () => {
-  $("login").addEventListener("submit", login);
-  $("logout").addEventListener("click", () => logout());
-  if (token()) start();
-});
+document.addEventListener("DOMContentLoaded", start);

@@ -1,0 +1,61 @@
+"""Logging in and out of the web pages (a session cookie; the same accounts as the API)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from backend.domain.access import Role
+from backend.http.deps import PageCaller, SessionDep, SettingsDep
+from backend.http.sessions import end_session, start_session
+from backend.i18n import gettext
+from backend.services.accounts.security import create_access_token, principal_of
+from backend.services.accounts.users import authenticate
+from backend.web.common import check_form_csrf, render
+
+router = APIRouter(include_in_schema=False)
+
+HOME = {Role.sme: "/me/bookings", Role.operator: "/live", Role.admin: "/live", Role.auditor: "/me/bookings"}
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site: never send a visitor elsewhere after logging in."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@router.get("/login")
+def login_page(request: Request, who: PageCaller, next: str | None = None) -> Response:
+    return render(request, who, "session/login.html", {"next": _safe_next(next) or "", "errors": {}})
+
+
+@router.post("/login")
+def log_in(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=200)],
+    csrf_token: Annotated[str | None, Form()] = None,
+    next: Annotated[str | None, Form()] = None,
+) -> Response:
+    check_form_csrf(request, csrf_token)
+    user = authenticate(session, email.strip(), password)
+    if user is None:
+        errors = {"password": gettext("Wrong e-mail or password, or the account is disabled.")}
+        context = {"next": _safe_next(next) or "", "errors": errors, "email": email}
+        return render(request, None, "session/login.html", context, status_code=401)
+    who = principal_of(user)
+    response = RedirectResponse(_safe_next(next) or HOME[who.role], status_code=303)
+    start_session(request, response, create_access_token(settings, who), settings.access_token_minutes * 60)
+    return response
+
+
+@router.api_route("/logout", methods=["GET", "POST"])
+def log_out() -> Response:
+    response = RedirectResponse("/", status_code=303)
+    end_session(response)
+    return response
