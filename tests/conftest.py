@@ -16,3 +16,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     """An empty database of each supported kind (the test module runs once per kind)."""
     with database(request.param, tmp_path_factory.mktemp("db")) as url:
         yield url
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser journeys run last: Playwright's sync API keeps an event loop running in the main thread for
+    the rest of the session, and the asyncio tests that would follow refuse to start under it."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
