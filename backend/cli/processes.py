@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -171,7 +172,9 @@ def demo(
     _demo_broker_accounts(settings)
     env = {**os.environ, "PILOTSHARE_DATABASE_URL": settings.database_url, "PILOTSHARE_DEMO_MODE": "true"}
     me = [sys.executable, "-m", "pilotshare"]
-    ingest_process = subprocess.Popen([*me, "ingest"], env=env)
+    ingest_process, subscribed = _start_ingest(me, env)
+    if not subscribed.wait(30):
+        typer.echo("note: ingest has not subscribed after 30 s; the history replay may be lost", err=True)
     _replay_history(me, env, settings, plan)
     api_process = subprocess.Popen([*me, "api", "--host", host, "--port", str(port)], env=env)
     fleet_devices = sum(1 for r in demo_data()["resources"] if r.get("device_type"))
@@ -223,6 +226,24 @@ def _demo_broker_accounts(settings: Settings) -> None:
             f" {written.directory / 'mosquitto.conf'} (docs/security.md)",
             err=True,
         )
+
+
+def _start_ingest(me: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], threading.Event]:
+    """`pilotshare ingest`, its log passed through, and an event set when it logs its SUBACK: the broker
+    routes nothing to a new session before it, so the history must wait for it."""
+    process = subprocess.Popen([*me, "ingest"], env=env, stderr=subprocess.PIPE)
+    subscribed = threading.Event()
+
+    def relay() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            sys.stderr.buffer.write(line)
+            sys.stderr.flush()
+            if b"ingest.subscribed" in line:
+                subscribed.set()
+
+    threading.Thread(target=relay, name="ingest-log", daemon=True).start()
+    return process, subscribed
 
 
 def _replay_history(me: list[str], env: dict[str, str], settings: Settings, plan: Path) -> None:
