@@ -32,7 +32,8 @@ def session(base: str, role: str) -> httpx.Client:
     answer = client.post(
         "/login", data={"email": email, "password": password, "csrf_token": client.cookies["ps_csrf"]}
     )
-    answer.raise_for_status()
+    if answer.status_code != 303:
+        raise SystemExit(f"cannot log in as {email}: {answer.status_code}")
     return client
 
 
