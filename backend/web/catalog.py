@@ -140,10 +140,14 @@ def book(
     hazardous: Annotated[bool, Form()] = False,
     hazard_details: Annotated[str, Form(max_length=2000)] = "",
     wait: Annotated[bool, Form(alias="waitlist")] = False,
+    window_start: Annotated[str, Form(max_length=40)] = "",
+    window_end: Annotated[str, Form(max_length=40)] = "",
+    duration_minutes: Annotated[str, Form(max_length=6)] = "",
     csrf_token: Annotated[str | None, Form()] = None,
 ) -> Response:
-    """The booking form: the same use case as `POST /api/v1/bookings`; a refusal is shown next to the
-    field it concerns, a booking opens its own page."""
+    """The booking form: the same use case as `POST /api/v1/bookings`. A fixed slot (`start`, `end`), or a
+    flexible request (`window_start`, `window_end`, `duration_minutes`) the optimizer places; a refusal is
+    shown next to the field it concerns, a booking opens its own page."""
     caller = need_login(request, who)
     resource = resources.get_resource(session, resource_id)
     zone = ZoneInfo(platforms.get_platform(session, resource.platform_id).timezone)
@@ -155,6 +159,9 @@ def book(
         "hazardous": hazardous,
         "hazard_details": hazard_details,
         "waitlist": wait,
+        "window_start": window_start,
+        "window_end": window_end,
+        "duration_minutes": duration_minutes,
     }
     check_form_csrf(request, csrf_token)
     try:
@@ -168,6 +175,9 @@ def book(
                 "hazardous": hazardous,
                 "hazard_details": hazard_details or None,
                 "waitlist": wait,
+                "window_start": _local(window_start, zone, "window_start") if window_start else None,
+                "window_end": _local(window_end, zone, "window_end") if window_end else None,
+                "duration_minutes": duration_minutes or None,
             }
         )
         with write() as tx:

@@ -74,6 +74,9 @@ REFUSALS = [
     N_("describe the hazard (substances, quantities, precautions)"),
     N_("String should have at least 1 character"),
     N_("Field required"),
+    N_("a flexible request needs window_start and window_end"),
+    N_("must be after window_start"),
+    N_("longer than the window"),
 ]
 
 

@@ -136,3 +136,28 @@ def test_api_documentation_is_served_offline(api: Api) -> None:
         assert "default-src 'self'" in page.headers["content-security-policy"]
     assert api.client.get("/static/vendor/swagger-ui-bundle.js").status_code == 200
     assert api.client.get("/static/vendor/redoc.standalone.js").status_code == 200
+
+
+def test_booking_form_files_a_flexible_request(api: Api) -> None:
+    client = browser(api)
+    log_in(client, *SME)
+    day = tuesday(7)
+    form = {
+        "window_start": f"{day}T08:00",
+        "window_end": f"{day + timedelta(days=3)}T20:00",
+        "duration_minutes": "180",
+        "purpose": "flexible from the form",
+        "csrf_token": client.cookies["ps_csrf"],
+    }
+    answer = client.post(f"/resources/{api.ids['resource:F50-1']}/book", data=form, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    booking_id = int(answer.headers["location"].rsplit("/", 1)[1])
+    booked = client.get(f"/api/v1/bookings/{booking_id}", headers=api.as_("operator")).json()
+    assert (
+        booked["kind"] == "flexible" and booked["duration_minutes"] == 180 and booked["status"] == "requested"
+    )
+    short = {**form, "window_end": f"{day}T09:00"}
+    fragment = client.post(
+        f"/resources/{api.ids['resource:F50-1']}/book", data=short, headers={"HX-Request": "true"}
+    )
+    assert 'data-field="duration_minutes"' in fragment.text and "时长超过了时间窗口" in fragment.text
