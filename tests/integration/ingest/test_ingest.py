@@ -368,12 +368,14 @@ def test_an_sme_stream_shows_only_the_resources_it_runs_now(stack: Stack) -> Non
     changer = threading.Thread(target=change_later, daemon=True)
     changer.start()
     seen: list[int] = []
-    # As a browser's EventSource would ask: the token in the query, no Authorization header.
+    # As a browser's EventSource asks: the session cookie, no Authorization header, no token in the URL.
     token = stack.headers["sme"]["Authorization"].removeprefix("Bearer ")
-    bad = stack.client.get("/api/v1/stream/twins?access_token=not-a-token")
+    bad = stack.client.get("/api/v1/stream/twins", headers={"Cookie": "ps_session=not-a-token"})
     assert bad.status_code == 401
     with stack.client.stream(
-        "GET", f"/api/v1/stream/twins?poll_seconds=0.2&max_seconds=6&access_token={token}"
+        "GET",
+        "/api/v1/stream/twins?poll_seconds=0.2&max_seconds=6",
+        headers={"Cookie": f"ps_session={token}"},
     ) as response:
         assert response.status_code == 200
         for line in response.iter_lines():
