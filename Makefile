@@ -35,7 +35,7 @@ translations: $(STAMP)
 # After changing text in templates or web code: refresh the catalogs, then translate the new entries.
 i18n-extract: $(STAMP)
 	$(BIN)/pybabel -q extract -F babel.cfg -k _ -k N_ -o $(LOCALES)/messages.pot --no-location --omit-header --sort-output .
-	$(BIN)/pybabel -q update -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages --no-fuzzy-matching
+	$(BIN)/pybabel -q update -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages --no-fuzzy-matching --ignore-obsolete
 
 setup: system-deps $(STAMP) $(ASSETS) translations
 
