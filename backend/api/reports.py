@@ -6,8 +6,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from backend.http.deps import Caller, EngineDep, SettingsDep
+from backend.domain.utilization import Every
+from backend.http.deps import Caller, EngineDep, SessionDep, SettingsDep
 from backend.services.compliance import reports as service
+from backend.services.compliance import utilization as utilization_service
 from backend.services.compliance.exports import MEDIA_TYPES, ReportFormat, render
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -39,3 +41,18 @@ def sharing_report(
         engine, who, first, last, platform, as_of, rubric or settings.score_rubric, settings.rubrics_dir
     )
     return Response(render(report, format), media_type=MEDIA_TYPES[format])
+
+
+@router.get("/utilization", response_model=dict[str, Any])
+def utilization_report(
+    session: SessionDep,
+    who: Caller,
+    platform: Annotated[str, Query(description="platform code")],
+    first: Annotated[date, Query(alias="from", description="first day, e.g. 2026-12-01")],
+    last: Annotated[date, Query(alias="to", description="last day (inclusive)")],
+    every: Annotated[Every, Query(description="day, week or month, in the platform's zone")] = Every.day,
+) -> dict[str, Any]:
+    """Per resource and period: opening hours (less maintenance), booked hours, measured use, and their
+    ratios — the heatmap of the operator console (docs/reports.md, "Utilization"). Auditors and admins:
+    any platform; operators: their own."""
+    return utilization_service.utilization(session, who, platform, first, last, every)

@@ -37,3 +37,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def as_utc(value: object) -> datetime:
+    """A time read through an SQL expression (coalesce, UNION) that bypasses `UTCDateTime`: SQLite hands
+    back its stored text, PostgreSQL an aware datetime; aware UTC either way."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if not isinstance(moment, datetime):
+        raise TypeError(f"not a time: {value!r}")
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,9 +44,11 @@ MAX_DAYS = 3 * 366
 
 
 def period_of(first: date, last: date, zone: ZoneInfo) -> Interval:
-    """From 00:00 of `first` to 24:00 of `last`, in the platform's wall-clock time."""
+    """From 00:00 of `first` to 24:00 of `last`, in the platform's wall-clock time, as UTC instants
+    (Python subtracts two times of one zone by their wall clocks, which a daylight-saving day breaks)."""
     return Interval(
-        datetime.combine(first, time(), zone), datetime.combine(last + timedelta(days=1), time(), zone)
+        datetime.combine(first, time(), zone).astimezone(UTC),
+        datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC),
     )
 
 
@@ -57,7 +59,8 @@ def check_dates(first: date, last: date) -> None:
         raise Invalid("to", f"a report covers at most {MAX_DAYS} days")
 
 
-def _platforms(session: Session, who: Principal | None, code: str | None) -> list[Platform]:
+def visible_platforms(session: Session, who: Principal | None, code: str | None) -> list[Platform]:
+    """The platforms `who` may read reports of (`who` None: the command line, all), or just `code`."""
     if who is not None:
         ensure_not_sme(who, "sharing reports")
     statement = select(Platform).order_by(col(Platform.code))
@@ -77,8 +80,7 @@ def _sessions(session: Session, platform_id: int, period: Interval) -> list[Sess
     """Counted (not short) usage sessions, clipped to the period; an open one lasts to its newest sample."""
     return [
         SessionFact(s.resource_id, s.start, s.end, s.organization_id)
-        for s in usage_reading.sessions(session, start=period.start, end=period.end, platform_id=platform_id)
-        if s.end > s.start
+        for s in usage_reading.spans(session, start=period.start, end=period.end, platform_id=platform_id)
     ]
 
 
@@ -180,8 +182,8 @@ def _platform_report(
         "name": platform.name,
         "timezone": platform.timezone,
         "period": {
-            "start": period.start.isoformat(),
-            "end": period.end.isoformat(),
+            "start": period.start.astimezone(zone).isoformat(),
+            "end": period.end.astimezone(zone).isoformat(),
             "days": (last - first).days + 1,
         },
         "as_of": as_of.astimezone(zone).isoformat(),
@@ -261,7 +263,7 @@ def sharing(
     if as_of is not None and as_of.tzinfo is None:
         raise Invalid("as_of", "give a time zone, e.g. 2026-12-31T23:59:59+08:00")
     with snapshot(engine) as connection, connection.begin(), Session(bind=connection) as session:
-        platforms = _platforms(session, who, platform_code)
+        platforms = visible_platforms(session, who, platform_code)
         smes = frozenset(
             i
             for i in session.exec(select(Organization.id).where(Organization.kind == OrgKind.sme)).all()
