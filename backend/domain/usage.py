@@ -82,6 +82,8 @@ class Observation:
     at: datetime
     state: str
     source: str = "telemetry"
+    #: the agent whose message carried it (the session records which agents' data produced it)
+    agent: str | None = None
 
 
 @dataclass(eq=False)
@@ -95,6 +97,14 @@ class Span:
     source: str = "telemetry"
     closed_by: str | None = None
     key: int | None = None
+    agents: set[str] = field(default_factory=set)
+
+    def credit(self, obs: Observation) -> bool:
+        """Record the observation's agent among the session's; True when it was not there yet."""
+        if obs.agent is None or obs.agent in self.agents:
+            return False
+        self.agents.add(obs.agent)
+        return True
 
     @property
     def is_open(self) -> bool:
@@ -111,8 +121,17 @@ class Span:
     def is_short(self, rules: UsageRules) -> bool:
         return self.end is not None and self.end - self.start < rules.gap
 
-    def snapshot(self) -> tuple[datetime, datetime | None, datetime, frozenset[str], str | None]:
-        return (self.start, self.end, self.last_seen, frozenset(self.states), self.closed_by)
+    def snapshot(
+        self,
+    ) -> tuple[datetime, datetime | None, datetime, frozenset[str], str | None, frozenset[str]]:
+        return (
+            self.start,
+            self.end,
+            self.last_seen,
+            frozenset(self.states),
+            self.closed_by,
+            frozenset(self.agents),
+        )
 
 
 class SpanStore(Protocol):
@@ -229,6 +248,7 @@ class Tracker:
             span.last_seen = obs.at
         if obs.state not in span.states:
             span.states.add(obs.state)
+        span.credit(obs)
         self._touch(span)
 
     def _late(self, obs: Observation) -> None:
@@ -237,9 +257,11 @@ class Tracker:
         else:
             covering = self.store.covering(obs.at)
         if covering is not None:
-            if counts_as_use(obs.state) and obs.state not in covering.states:
+            if counts_as_use(obs.state):
+                new_state = obs.state not in covering.states
                 covering.states.add(obs.state)
-                self._touch(covering)
+                if covering.credit(obs) or new_state:
+                    self._touch(covering)
             return
         if not counts_as_use(obs.state):
             return  # late data never splits, shortens or closes a session
@@ -258,6 +280,7 @@ class Tracker:
             span = Span(obs.at, obs.at, obs.at, set(), obs.source, CLOSED_BY_LATE)
             self.store.add(span)
         span.states.add(obs.state)
+        span.credit(obs)
         self._touch(span)
         if (
             following is not None
@@ -272,6 +295,7 @@ class Tracker:
         span.closed_by = following.closed_by
         span.last_seen = max(span.last_seen, following.last_seen)
         span.states |= following.states
+        span.agents |= following.agents
         if self.open is following:
             self.open = span
         self.store.remove(following)

@@ -17,6 +17,12 @@ from backend.models.resource import (
     ResourceMember,
 )
 from backend.models.schedule import ScheduleRun
+from backend.models.telemetry_checks import (
+    IngestGauge,
+    QuarantinedTelemetry,
+    TelemetryRefusal,
+    TelemetrySequence,
+)
 from backend.models.twin import Alarm, Twin
 from backend.models.usage import UsageCursor, UsageSession
 from backend.models.user import User
@@ -29,6 +35,7 @@ __all__ = [
     "AuditHead",
     "Booking",
     "BookingEvent",
+    "IngestGauge",
     "Invoice",
     "InvoiceLine",
     "MaintenanceWindow",
@@ -36,6 +43,7 @@ __all__ = [
     "OutboxMessage",
     "Platform",
     "Qualification",
+    "QuarantinedTelemetry",
     "Quota",
     "RateCard",
     "Resource",
@@ -43,6 +51,8 @@ __all__ = [
     "ResourceCapability",
     "ResourceMember",
     "ScheduleRun",
+    "TelemetryRefusal",
+    "TelemetrySequence",
     "Twin",
     "UsageCursor",
     "UsageSession",

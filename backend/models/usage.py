@@ -56,6 +56,8 @@ class UsageSession(SQLModel, table=True):
         default_factory=list, sa_type=JSON
     )  # work states seen, e.g. ["setup", "running"]
     source: UsageSource = Field(default=UsageSource.telemetry, sa_type=String(10))
+    #: the agents whose samples produced the session (the `agent` of their messages)
+    agents: list[str] = Field(default_factory=list, sa_type=JSON)
     closed_by: ClosedBy | None = Field(default=None, sa_type=String(10))
     short: bool = Field(default=False, description="shorter than the minimum session: a flicker, not counted")
     booking_id: int | None = Field(default=None, foreign_key="booking.id", index=True)
@@ -93,6 +95,8 @@ class UsageSessionPublic(BaseModel):
     end: datetime
     minutes: float
     states: list[str]
+    #: the agents whose samples produced the session
+    agents: list[str] = []
     source: UsageSource
     closed_by: ClosedBy | None
     short: bool

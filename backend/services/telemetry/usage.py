@@ -75,6 +75,7 @@ class _SqlSpans:
             end=row.ended_at,
             last_seen=row.last_seen_at,
             states=set(row.states or []),
+            agents=set(row.agents or []),
             source=row.source,
             closed_by=row.closed_by,
             key=row.id,
@@ -107,6 +108,7 @@ class _SqlSpans:
             "ended_at": span.end,
             "last_seen_at": span.last_seen,
             "states": sorted(span.states),
+            "agents": sorted(span.agents),
             "closed_by": None if span.closed_by is None else ClosedBy(span.closed_by),
         }
         for name, value in values.items():
@@ -295,6 +297,7 @@ def _audit_closed(session: Session, rows: list[UsageSession]) -> None:
                 "start": row.started_at,
                 "end": row.ended_at,
                 "states": sorted(row.states or []),
+                "agents": sorted(row.agents or []),
                 "closed_by": None if row.closed_by is None else str(row.closed_by),
                 "short": row.short,
                 "booking_id": row.booking_id,

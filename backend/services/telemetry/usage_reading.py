@@ -59,6 +59,7 @@ def to_public(
         end=end,
         minutes=round((end - start).total_seconds() / 60, 3),
         states=list(row.states or []),
+        agents=list(row.agents or []),
         source=row.source,
         closed_by=row.closed_by,
         short=row.short,
