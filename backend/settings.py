@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         description="from this day of the month the API invoices the previous month itself; 0 = by hand only",
     )
     calendar_token_days: int = Field(default=365, gt=0, description="lifetime of personal iCal feed URLs")
+    ingest_max_clock_skew_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="ingest refuses samples stamped further ahead of its clock than this (docs/ingest.md)",
+    )
     usage_min_seconds: float = Field(
         default=60,
         ge=0,

@@ -48,5 +48,5 @@ def metrics(request: Request, session: SessionDep) -> PlainTextResponse:
         lines += [f"# HELP {gauge.name} {gauge.help}", f"# TYPE {gauge.name} gauge"]
         for labels, n in gauge.samples:
             text = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
-            lines.append(f"{gauge.name}{{{text}}} {n}")
+            lines.append(f"{gauge.name}{{{text}}} {n}" if text else f"{gauge.name} {n}")
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4; charset=utf-8")

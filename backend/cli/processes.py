@@ -71,6 +71,7 @@ def ingest(
         group=settings.ingest_group,
         usage_rules=UsageRules(settings.usage_min_seconds),
         login=login,
+        max_skew_seconds=settings.ingest_max_clock_skew_seconds,
     )
     stopping = False
 
@@ -93,6 +94,8 @@ def ingest(
         "messages": stats.messages,
         "samples": stats.samples,
         "bad_payloads": stats.bad_payloads,
+        "refused_future": stats.refused_future,
+        "quarantined": stats.quarantined,
         "twins_changed": stats.twins_changed,
         "alarms": stats.alarms,
         "usage_sessions_changed": stats.usage_sessions_changed,

@@ -38,7 +38,7 @@ from backend.models.types import utcnow
 from backend.services.audit import snapshot, verify_connection
 from backend.services.compliance.rubrics import load_rubric
 from backend.services.money.rates import price_of
-from backend.services.telemetry import usage_reading
+from backend.services.telemetry import checks, usage_reading
 
 MAX_DAYS = 3 * 366
 
@@ -193,6 +193,9 @@ def _platform_report(
             "bookings": len(bookings),
             "instruments": len(figures.resources),
         },
+        # what ingest kept out of these figures (docs/ingest.md): samples stamped in the future, samples
+        # for months already invoiced (held for review)
+        "telemetry_held_back": checks.refusals_between(session, period.start, period.end, platform.id),
         **_figures(figures),
     }
     report["score"] = _score(rubric, report, audit_ok)

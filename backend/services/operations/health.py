@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from backend.models.booking import Booking
 from backend.models.outbox import OutboxMessage
 from backend.models.resource import Resource
+from backend.services.telemetry import checks
 
 
 def database_problem(session: Session) -> str | None:
@@ -53,5 +54,31 @@ def business_gauges(session: Session) -> list[Gauge]:
             "pilotshare_resources",
             "Resources by kind and status.",
             [({"kind": str(k), "status": str(s)}, n) for k, s, n in resources],
+        ),
+        *_telemetry_gauges(session),
+    ]
+
+
+def _telemetry_gauges(session: Session) -> list[Gauge]:
+    """What ingest kept out of the figures or found missing (docs/ingest.md, "Nothing lost")."""
+    held = checks.totals(session)
+    return [
+        Gauge(
+            "pilotshare_telemetry_held_back_samples",
+            "Samples ingest refused (stamped in the future) or quarantined (inside an invoiced month).",
+            [
+                ({"reason": "future"}, int(held["refused_future_samples"])),
+                ({"reason": "settled"}, int(held["quarantined_samples"])),
+            ],
+        ),
+        Gauge(
+            "pilotshare_telemetry_missing_messages",
+            "Telemetry messages that never arrived: holes in the agents' message numbers (seq).",
+            [({}, int(held["missing_messages"]))],
+        ),
+        Gauge(
+            "pilotshare_broker_messages_dropped",
+            "Messages the broker dropped, as its $SYS/broker/publish/messages/dropped said to ingest.",
+            [({}, int(held["broker_messages_dropped"]))],
         ),
     ]
