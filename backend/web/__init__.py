@@ -10,13 +10,13 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from backend.web import catalog, docs, live, mine, operator_queue, session
+from backend.web import catalog, docs, live, mine, operator_plan, operator_queue, session
 from backend.web.common import LanguageMiddleware, LoginRequired, login_redirect
 
 STATIC = Path(__file__).parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for module in (session, catalog, mine, live, docs, operator_queue):
+for module in (session, catalog, mine, live, docs, operator_queue, operator_plan):
     router.include_router(module.router)
 
 

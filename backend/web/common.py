@@ -50,7 +50,7 @@ def navigation(who: Principal | None) -> list[NavItem]:
         items += [NavItem("/me/bookings", N_("My bookings")), NavItem("/me/invoices", N_("Invoices"))]
     if who.role in (Role.operator, Role.admin):
         items += [NavItem("/me/bookings", N_("Bookings")), NavItem("/live", N_("Live"))]
-        items += [NavItem("/operator/queue", N_("Approvals"))]
+        items += [NavItem("/operator/queue", N_("Approvals")), NavItem("/operator/plan", N_("Plan"))]
     if who.role is Role.auditor:
         items += [NavItem("/me/bookings", N_("Bookings")), NavItem("/live", N_("Live"))]
     return items

@@ -255,3 +255,43 @@ def get_run(session: Session, who: Principal, run_id: int) -> ScheduleRun:
     if who.role is Role.sme or not can_see_tenant_row(who, run.platform_id, None):
         raise NotFound(f"schedule run {run_id} does not exist")
     return run
+
+
+def confirm_run(session: Session, who: Principal, run_id: int, now: datetime | None = None) -> ScheduleRun:
+    """Turn a reviewed proposal (a run made with `apply: false`) into approved bookings, exactly as it
+    was shown: each placement is re-checked as a run's own are, and one that no longer fits (the request
+    changed, the slot was taken) is reported unplaced with the reason instead."""
+    now = now or utcnow()
+    run = get_run(session, who, run_id)
+    ensure_manages_platform(who, run.platform_id)
+    if run.applied:
+        raise Conflict("status: this plan is already confirmed")
+    platform = get_or_404(session, Platform, run.platform_id, "platform")
+    resources = {r.code: r for r in session.exec(select(Resource).where(Resource.platform_id == platform.id))}
+    placed, unplaced = [], list(run.unplaced)
+    for proposal in run.placed:
+        resource = resources.get(proposal["resource"])
+        reason = (
+            _place(session, who, proposal["booking_id"], resource, platform, proposal, now)
+            if resource is not None
+            else f"resource {proposal['resource']} no longer exists"
+        )
+        if reason is None:
+            placed.append(proposal)
+        else:
+            unplaced.append({"booking_id": proposal["booking_id"], "reason": reason})
+    run.sqlmodel_update({"applied": True, "placed": placed, "unplaced": unplaced})
+    session.add(run)
+    session.flush()
+    audit.append(
+        session,
+        "schedule.confirm",
+        ("schedule_run", run.id or 0),
+        actor=who.user_id,
+        platform_id=run.platform_id,
+        payload={
+            "placed": [p["booking_id"] for p in placed],
+            "unplaced": [u["booking_id"] for u in unplaced],
+        },
+    )
+    return run

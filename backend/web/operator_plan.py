@@ -1,0 +1,228 @@
+"""The plan: a Gantt chart of the platform's resources over a day, a week or a month (bookings by status,
+maintenance windows, closed hours), the optimizer run over the open requests as a proposal to review
+(placed and unplaced, each with its reason, drawn on the chart), and its confirmation."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from backend.domain.access import Principal
+from backend.domain.errors import DomainError, Invalid
+from backend.domain.intervals import Interval
+from backend.http.deps import EngineDep, PageCaller, SessionDep, Writer
+from backend.i18n import gettext
+from backend.models.platform import Platform
+from backend.models.schedule import ScheduleRun, ScheduleRunCreate
+from backend.services.bookings import queries
+from backend.services.bookings.presentation import to_public
+from backend.services.scheduling import board, runs
+from backend.web.common import form_errors, render, validation_errors
+from backend.web.operator import check_csrf, chosen_platform, need_staff
+
+router = APIRouter(include_in_schema=False)
+
+View = Literal["day", "week", "month"]
+#: What a bar on the chart can be (its colour in static/plan.js and app.css's legend).
+KINDS = (*board.SHOWN, "maintenance", "closed", "proposed")
+
+
+def window_of(view: View, day: date, zone: ZoneInfo) -> Interval:
+    """The day, the week (from Monday) or the month around `day`, midnight to midnight in the zone."""
+    if view == "day":
+        first, last = day, day + timedelta(days=1)
+    elif view == "week":
+        first = day - timedelta(days=day.weekday())
+        last = first + timedelta(days=7)
+    else:
+        first = day.replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1)
+    return Interval(datetime.combine(first, time(), zone), datetime.combine(last, time(), zone))
+
+
+def _step(view: View, day: date, forward: bool) -> date:
+    if view == "month":
+        first = day.replace(day=1)
+        return (
+            (first + timedelta(days=32)).replace(day=1)
+            if forward
+            else (first - timedelta(days=1)).replace(day=1)
+        )
+    days = 1 if view == "day" else 7
+    return day + timedelta(days=days if forward else -days)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def chart_data(shown: board.Board, proposal: ScheduleRun | None) -> dict[str, Any]:
+    """What static/plan.js draws: one row per resource, bars in epoch milliseconds."""
+    rows = {r.id: i for i, r in enumerate(shown.resources)}
+    bars = [
+        {
+            "r": rows[b.resource_id],
+            "s": _ms(max(b.start, shown.window.start)),
+            "e": _ms(min(b.end, shown.window.end)),
+            "k": b.kind,
+            "l": b.label,
+            "b": b.booking_id,
+            "g": b.key_project,
+        }
+        for b in shown.bars
+        if b.resource_id in rows
+    ]
+    codes = {r.code: i for i, r in enumerate(shown.resources)}
+    if proposal is not None and not proposal.applied:
+        for p in proposal.placed:
+            start, end = datetime.fromisoformat(p["start"]), datetime.fromisoformat(p["end"])
+            if p["resource"] in codes and start < shown.window.end and end > shown.window.start:
+                bars.append(
+                    {
+                        "r": codes[p["resource"]],
+                        "s": _ms(max(start, shown.window.start)),
+                        "e": _ms(min(end, shown.window.end)),
+                        "k": "proposed",
+                        "l": f"#{p['booking_id']}",
+                        "b": p["booking_id"],
+                        "g": False,
+                    }
+                )
+    return {
+        "start": _ms(shown.window.start),
+        "end": _ms(shown.window.end),
+        "offset_minutes": int((shown.window.start.utcoffset() or timedelta()).total_seconds() // 60),
+        "rows": [r.code for r in shown.resources],
+        "bars": bars,
+    }
+
+
+@router.get("/operator/plan")
+def plan(
+    request: Request,
+    session: SessionDep,
+    who: PageCaller,
+    view: View = "week",
+    day: date | None = None,
+    run: int | None = None,
+    platform: Annotated[str | None, Query(max_length=64)] = None,
+    notice: Annotated[str | None, Query(max_length=300)] = None,
+) -> Response:
+    caller = need_staff(request, who)
+    context = _context(session, caller, chosen_platform(session, caller, platform), view, day, run)
+    return render(request, who, "operator/plan.html", {**context, "notice": notice})
+
+
+def _context(
+    session: SessionDep, who: Principal, chosen: Platform, view: View, day: date | None, run: int | None
+) -> dict[str, Any]:
+    zone = ZoneInfo(chosen.timezone)
+    proposal = runs.get_run(session, who, run) if run is not None else None
+    if day is None:
+        day = proposal.horizon_start.astimezone(zone).date() if proposal else datetime.now(zone).date()
+    shown = board.board(session, who, chosen, window_of(view, day, zone))
+    today = datetime.now(zone).date()
+    first = proposal.horizon_start.astimezone(zone).date() if proposal else today
+    last = (
+        (proposal.horizon_end.astimezone(zone) - timedelta(days=1)).date()
+        if proposal
+        else today + timedelta(13)
+    )
+    return {
+        **_review(session, who, proposal),
+        "platform": chosen,
+        "zone": chosen.timezone,
+        "view": view,
+        "day": day,
+        "previous": _step(view, day, False),
+        "next": _step(view, day, True),
+        "chart": json.dumps(chart_data(shown, proposal), separators=(",", ":")),
+        "resource_count": len(shown.resources),
+        "names": json.dumps({kind: gettext(kind) for kind in KINDS}, ensure_ascii=False),
+        "form": {"horizon_start": str(first), "horizon_end": str(last), "time_limit": "10"},
+        "errors": {},
+    }
+
+
+def _review(session: SessionDep, who: Principal, proposal: ScheduleRun | None) -> dict[str, Any]:
+    """The proposal's placements and refusals with the requests they concern."""
+    if proposal is None:
+        return {"proposal": None, "requests": {}}
+    ids = [p["booking_id"] for p in proposal.placed] + [u["booking_id"] for u in proposal.unplaced]
+    found = []
+    for booking_id in ids:
+        try:
+            found.append(queries.get_booking(session, who, booking_id))
+        except DomainError:
+            continue
+    return {"proposal": proposal, "requests": {b.id: b for b in to_public(session, found)}}
+
+
+def _day(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Invalid(field, "give a date as YYYY-MM-DD") from None
+
+
+@router.post("/operator/plan/runs")
+def run_optimizer(
+    request: Request,
+    engine: EngineDep,
+    session: SessionDep,
+    who: PageCaller,
+    horizon_start: Annotated[str, Form(max_length=10)] = "",
+    horizon_end: Annotated[str, Form(max_length=10)] = "",
+    time_limit: Annotated[float, Form(gt=0, le=120)] = 10,
+    csrf_token: Annotated[str | None, Form()] = None,
+) -> Response:
+    """A proposal, never applied here: the operator reviews it on the chart, then confirms it. The solver
+    runs in this worker thread and holds no database connection while it works."""
+    caller = need_staff(request, who)
+    chosen = chosen_platform(session, caller, None)
+    zone = ZoneInfo(chosen.timezone)
+    form = {"horizon_start": horizon_start, "horizon_end": horizon_end, "time_limit": str(time_limit)}
+    try:
+        check_csrf(request, csrf_token)
+        first, last = _day(horizon_start, "horizon_start"), _day(horizon_end, "horizon_end")
+        data = ScheduleRunCreate(
+            platform_id=chosen.id or 0,
+            horizon_start=datetime.combine(first, time(), zone),
+            horizon_end=datetime.combine(last + timedelta(days=1), time(), zone),
+            time_limit=time_limit,
+            apply=False,
+        )
+        session.close()  # the solver may take its time; hold no connection meanwhile
+        made = runs.run_schedule(engine, caller, data)
+    except (DomainError, ValidationError) as exc:
+        errors = validation_errors(exc) if isinstance(exc, ValidationError) else form_errors(exc)
+        context = {**_context(session, caller, chosen, "week", None, None), "form": form, "errors": errors}
+        return render(request, who, "operator/plan.html", context, status_code=422)
+    return RedirectResponse(f"/operator/plan?run={made.id}&view=week&day={first}", status_code=303)
+
+
+@router.post("/operator/plan/runs/{run_id}/confirm")
+def confirm(
+    request: Request,
+    write: Writer,
+    who: PageCaller,
+    run_id: int,
+    csrf_token: Annotated[str | None, Form()] = None,
+) -> Response:
+    """The reviewed proposal becomes approved bookings; the page shows what was placed and what not."""
+    caller = need_staff(request, who)
+    target = f"/operator/plan?run={run_id}"
+    try:
+        check_csrf(request, csrf_token)
+        with write() as session:
+            runs.confirm_run(session, caller, run_id)
+    except DomainError as exc:
+        return RedirectResponse(f"{target}&{urlencode({'notice': exc.message})}", status_code=303)
+    return RedirectResponse(f"{target}&notice=confirmed", status_code=303)

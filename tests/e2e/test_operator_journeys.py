@@ -1,0 +1,136 @@
+"""The operator's console in a real browser at tablet width (1024 px), in Chinese and in English: an SME's
+request waits in the approval queue, the operator approves it in place and the SME's "my bookings" shows
+it approved; the operator runs the optimizer over an open flexible request, reviews its proposal on the
+Gantt chart and confirms it. Nothing is fetched from another host and no page scrolls sideways."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import Stack, Visit
+
+pytestmark = pytest.mark.e2e
+
+LANGUAGES = ["zh", "en"]
+TABLET = {"width": 1024, "height": 768}
+
+
+def next_weekday(weeks_ahead: int, weekday: int) -> date:
+    today = date.today()
+    return today + timedelta(days=7 * weeks_ahead + (weekday - today.weekday()) % 7)
+
+
+@contextmanager
+def as_sme(stack: Stack) -> Iterator[httpx.Client]:
+    """The SME's API client (a script of theirs, not the browser under test)."""
+    email, password = stack.logins["sme"]
+    with httpx.Client(base_url=stack.url + "/api/v1", timeout=30) as client:
+        answer = client.post("/auth/token", data={"username": email, "password": password})
+        client.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+        yield client
+
+
+def resource_id(api: httpx.Client, code: str) -> int:
+    found = api.get("/resources", params={"platform": "jinan-bio", "limit": 100}).json()["data"]
+    return int(next(r["id"] for r in found if r["code"] == code))
+
+
+def request(api: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
+    answer = api.post("/bookings", json=body)
+    assert answer.status_code == 201, answer.text
+    booking: dict[str, Any] = answer.json()
+    return booking
+
+
+def fits_the_tablet(visit: Visit, what: str) -> None:
+    overflow = visit.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{what} scrolls sideways by {overflow} px at 1024 px"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_operator_approves_an_sme_request_and_the_sme_sees_it(visit: Visit, stack: Stack, lang: str) -> None:
+    visit.page.set_viewport_size(TABLET)
+    day = next_weekday(3 + LANGUAGES.index(lang), 2)  # a Wednesday weeks ahead: open and free
+    with as_sme(stack) as api:
+        booking = request(
+            api,
+            {
+                "resource_id": resource_id(api, "F50-1"),
+                "start": f"{day}T13:00:00+08:00",
+                "end": f"{day}T15:00:00+08:00",
+                "purpose": f"e2e approval ({lang})",
+                "hazardous": True,
+                "hazard_details": "乙醇 20 L",
+            },
+        )
+    email, password = stack.logins["operator"]
+    visit.go(f"/?lang={lang}")
+    visit.login(email, password, then="/operator/queue")
+    row = visit.page.locator(f"tr#q-{booking['id']}")
+    expect(row).to_contain_text(f"e2e approval ({lang})")
+    expect(row).to_contain_text("乙醇 20 L")
+    expect(row.locator(".sla")).to_be_visible()
+    fits_the_tablet(visit, "the approval queue")
+    visit.shot(f"operator-queue-{lang}")
+    row.locator(f"[data-testid=approve-{booking['id']}]").click()
+    decided = visit.page.locator(f"[data-testid=decided-{booking['id']}]")
+    expect(decided).to_have_text("已批准" if lang == "zh" else "approved")
+    visit.shot(f"operator-queue-approved-{lang}")
+
+    visit.page.context.clear_cookies()
+    email, password = stack.logins["sme"]
+    visit.go(f"/?lang={lang}")
+    visit.login(email, password, then="/me/bookings")
+    mine = visit.page.locator(f"tr[data-booking='{booking['id']}'] .status")
+    expect(mine).to_have_class("status status-approved")
+    visit.shot(f"operator-approved-sme-sees-{lang}")
+    assert visit.foreign_requests() == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_operator_reviews_the_optimizers_plan_and_confirms_it(visit: Visit, stack: Stack, lang: str) -> None:
+    visit.page.set_viewport_size(TABLET)
+    monday = next_weekday(6 + LANGUAGES.index(lang), 0)
+    with as_sme(stack) as api:
+        flexible = request(
+            api,
+            {
+                "duration_minutes": 180,
+                "window_start": f"{monday}T08:00:00+08:00",
+                "window_end": f"{monday + timedelta(days=4)}T20:00:00+08:00",
+                "candidates": [resource_id(api, "HPLC-1")],
+                "purpose": f"e2e optimizer ({lang})",
+            },
+        )
+    email, password = stack.logins["operator"]
+    visit.go(f"/?lang={lang}")
+    visit.login(email, password, then="/operator/plan")
+    expect(visit.page.locator("#gantt canvas").first).to_be_visible()
+    visit.page.fill("#horizon_start", str(monday))
+    visit.page.fill("#horizon_end", str(monday + timedelta(days=6)))
+    visit.page.fill("#time_limit", "3")
+    visit.page.click("[data-testid=run-optimizer]")
+    placed = visit.page.locator(f"[data-testid=placed] tr[data-booking='{flexible['id']}']")
+    expect(placed).to_contain_text("HPLC-1")
+    gantt = visit.page.locator("#gantt")
+    expect(gantt).to_have_attribute("data-ready", re.compile(r"^[1-9][0-9]*$"))  # bars drawn
+    fits_the_tablet(visit, "the plan")
+    visit.shot(f"operator-plan-proposal-{lang}")
+    visit.page.click("[data-testid=confirm-plan]")
+    expect(visit.page.locator("[data-testid=confirmed]")).to_be_visible()
+    visit.shot(f"operator-plan-confirmed-{lang}")
+    with as_sme(stack) as api:
+        booked = api.get(f"/bookings/{flexible['id']}").json()
+    assert booked["status"] == "approved" and booked["resource"] == "HPLC-1"
+    visit.go("/operator/plan?view=month")
+    expect(visit.page.locator("#gantt canvas").first).to_be_visible()
+    visit.shot(f"operator-plan-month-{lang}")
+    assert visit.foreign_requests() == []
