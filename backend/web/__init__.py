@@ -10,13 +10,33 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from backend.web import catalog, docs, live, mine, operator_plan, operator_queue, session
+from backend.web import (
+    catalog,
+    docs,
+    live,
+    mine,
+    operator_plan,
+    operator_queue,
+    operator_resources,
+    operator_terms,
+    session,
+)
 from backend.web.common import LanguageMiddleware, LoginRequired, login_redirect
 
 STATIC = Path(__file__).parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for module in (session, catalog, mine, live, docs, operator_queue, operator_plan):
+for module in (
+    session,
+    catalog,
+    mine,
+    live,
+    docs,
+    operator_queue,
+    operator_plan,
+    operator_resources,
+    operator_terms,
+):
     router.include_router(module.router)
 
 

@@ -7,11 +7,12 @@ from fastapi import Request
 from sqlmodel import Session
 
 from backend.domain.access import Principal, Role
-from backend.domain.errors import AccessDenied
+from backend.domain.errors import AccessDenied, Conflict, DomainError
 from backend.http.sessions import CSRF_HEADER
 from backend.models.platform import Platform
 from backend.services.catalog import platforms
-from backend.web.common import check_form_csrf, need_login
+from backend.web.common import check_form_csrf, form_errors, need_login
+from backend.web.words import translate
 
 
 def need_staff(request: Request, who: Principal | None) -> Principal:
@@ -36,3 +37,12 @@ def chosen_platform(session: Session, who: Principal, code: str | None) -> Platf
 
 def check_csrf(request: Request, field: str | None) -> None:
     check_form_csrf(request, field or request.headers.get(CSRF_HEADER))
+
+
+def refusal(exc: DomainError) -> dict[str, str]:
+    """`form_errors`, except that a conflict naming its field (`code: ...`) is shown next to that field
+    rather than next to a booking's start."""
+    field, sep, rest = exc.message.partition(": ")
+    if isinstance(exc, Conflict) and sep and field.isidentifier():
+        return {field: translate(rest)}
+    return form_errors(exc)

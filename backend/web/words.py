@@ -52,6 +52,14 @@ WORDS = [
     N_("hour"),
     N_("day"),
     N_("sample"),
+    # weekdays of the opening-hours editor (backend.domain.opening_hours.WEEKDAYS)
+    N_("mon"),
+    N_("tue"),
+    N_("wed"),
+    N_("thu"),
+    N_("fri"),
+    N_("sat"),
+    N_("sun"),
 ]
 
 REFUSALS = [

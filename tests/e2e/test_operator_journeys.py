@@ -134,3 +134,38 @@ def test_operator_reviews_the_optimizers_plan_and_confirms_it(visit: Visit, stac
     expect(visit.page.locator("#gantt canvas").first).to_be_visible()
     visit.shot(f"operator-plan-month-{lang}")
     assert visit.foreign_requests() == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_operator_adds_maintenance_and_sees_the_bookings_it_hits(
+    visit: Visit, stack: Stack, lang: str
+) -> None:
+    visit.page.set_viewport_size(TABLET)
+    day = next_weekday(3 + LANGUAGES.index(lang), 3)  # a Thursday weeks ahead
+    with as_sme(stack) as api:
+        booking = request(
+            api,
+            {
+                "resource_id": resource_id(api, "F50-1"),
+                "start": f"{day}T10:00:00+08:00",
+                "end": f"{day}T12:00:00+08:00",
+                "purpose": f"e2e maintenance ({lang})",
+            },
+        )
+    email, password = stack.logins["operator"]
+    visit.go(f"/?lang={lang}")
+    visit.login(email, password, then="/operator/resources")
+    fits_the_tablet(visit, "the resource list")
+    visit.shot(f"operator-resources-{lang}")
+    visit.page.click("[data-testid=resources] tr[data-code='F50-1'] a")
+    form = visit.page.locator("[data-testid=add-maintenance]")
+    form.locator("[name=start]").fill(f"{day}T09:00")
+    form.locator("[name=end]").fill(f"{day}T13:00")
+    form.locator("[name=reason]").fill("更换搅拌密封" if lang == "zh" else "replace the agitator seal")
+    form.locator("button[type=submit]").click()
+    expect(visit.page.locator("[data-testid=saved]")).to_be_visible()
+    hit = visit.page.locator(f"[data-testid=maintenance] a[data-booking='{booking['id']}']")
+    expect(hit).to_be_visible()
+    fits_the_tablet(visit, "the resource page")
+    visit.shot(f"operator-maintenance-hits-{lang}")
+    assert visit.foreign_requests() == []
