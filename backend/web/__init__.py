@@ -19,6 +19,7 @@ from backend.web import (
     operator_queue,
     operator_resources,
     operator_terms,
+    operator_utilization,
     session,
 )
 from backend.web.common import LanguageMiddleware, LoginRequired, login_redirect
@@ -36,6 +37,7 @@ for module in (
     operator_plan,
     operator_resources,
     operator_terms,
+    operator_utilization,
 ):
     router.include_router(module.router)
 

@@ -51,7 +51,10 @@ def navigation(who: Principal | None) -> list[NavItem]:
     if who.role in (Role.operator, Role.admin):
         items += [NavItem("/me/bookings", N_("Bookings")), NavItem("/live", N_("Live"))]
         items += [NavItem("/operator/queue", N_("Approvals")), NavItem("/operator/plan", N_("Plan"))]
-        items += [NavItem("/operator/resources", N_("Resources"))]
+        items += [
+            NavItem("/operator/resources", N_("Resources")),
+            NavItem("/operator/utilization", N_("Utilization")),
+        ]
     if who.role is Role.auditor:
         items += [NavItem("/me/bookings", N_("Bookings")), NavItem("/live", N_("Live"))]
     return items

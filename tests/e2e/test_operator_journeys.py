@@ -169,3 +169,23 @@ def test_operator_adds_maintenance_and_sees_the_bookings_it_hits(
     fits_the_tablet(visit, "the resource page")
     visit.shot(f"operator-maintenance-hits-{lang}")
     assert visit.foreign_requests() == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_operator_reads_the_utilization_heatmap_and_downloads_it(
+    visit: Visit, stack: Stack, lang: str
+) -> None:
+    visit.page.set_viewport_size(TABLET)
+    email, password = stack.logins["operator"]
+    visit.go(f"/?lang={lang}")
+    visit.login(email, password, then="/operator/utilization")
+    expect(visit.page.locator("#heatmap canvas").first).to_be_visible()
+    booked = visit.page.locator("[data-testid=totals] tr[data-code='F50-1'] td").nth(2)
+    expect(booked).not_to_have_text("0.0")  # the demo's history (this stack measures no use: no ingest)
+    fits_the_tablet(visit, "the utilization page")
+    visit.shot(f"operator-utilization-{lang}")
+    with visit.page.expect_download() as download:
+        visit.page.click("[data-testid=csv]")
+    rows = download.value.path().read_text().splitlines()
+    assert rows[0].startswith("resource,day,open_hours,booked_hours,used_hours") and len(rows) > 28
+    assert visit.foreign_requests() == []
