@@ -189,3 +189,25 @@ def test_operator_reads_the_utilization_heatmap_and_downloads_it(
     rows = download.value.path().read_text().splitlines()
     assert rows[0].startswith("resource,day,open_hours,booked_hours,used_hours") and len(rows) > 28
     assert visit.foreign_requests() == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_live_cards_fit_the_tablet_and_filter_by_state(visit: Visit, stack: Stack, lang: str) -> None:
+    visit.page.set_viewport_size(TABLET)
+    email, password = stack.logins["operator"]
+    visit.go(f"/?lang={lang}")
+    visit.login(email, password, then="/live")
+    expect(visit.page.locator("#twins")).to_have_attribute("data-ready", re.compile(r"^[1-9][0-9]*$"))
+    cards = visit.page.locator("#twins .card.twin")
+    expect(cards.first).to_be_visible()
+    expect(visit.page.locator("#login, form[action='/login']")).to_have_count(0)  # no login form once in
+    total = cards.count()
+    visit.page.click("[data-filter=running]")
+    expect(visit.page.locator("#twins .card.twin:visible")).to_have_count(
+        visit.page.locator("#twins .card.twin[data-state=running]").count()
+    )
+    visit.page.click("[data-filter=all]")
+    expect(visit.page.locator("#twins .card.twin:visible")).to_have_count(total)
+    fits_the_tablet(visit, "the live page")
+    visit.shot(f"live-{lang}")
+    assert visit.foreign_requests() == []

@@ -1,14 +1,19 @@
-// Live instruments: the twins the logged-in user may see, kept current by the twin stream (SSE).
-// Plain browser JavaScript, no build step. It calls the API with the page's session cookie (same origin);
-// when the session ends it sends the visitor to log in and back.
+// Live instruments: a card per instrument the logged-in user may see, kept current by the twin stream
+// (SSE): its key signals (chosen per kind of instrument, with units and names in the page's language,
+// from data-catalog), a sparkline of the first one over the last hour, online/offline since when,
+// interlock, pending setpoints and its alarms of the last 24 hours; a filter by state.
+// Plain browser JavaScript, no build step; it calls the API with the page's session cookie (same origin)
+// and sends the visitor to log in and back when the session ends.
 "use strict";
 
 const API = "/api/v1";
-const cards = new Map(); // resource id -> card element
+const cards = new Map(); // resource id -> {resource, twin, card, spark: [[ms, value]]}
+let alarms = [];
+let filter = "all";
 
-function $(id) {
-  return document.getElementById(id);
-}
+const $ = (id) => document.getElementById(id);
+const holder = () => $("twins");
+const text = (key) => holder().dataset[key] || "";
 
 function backToLogin() {
   window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
@@ -31,72 +36,213 @@ function el(tag, attrs, ...children) {
 }
 
 function shown(value) {
-  return typeof value === "number" ? (Number.isInteger(value) ? value : value.toFixed(2)) : value;
+  if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toFixed(Math.abs(value) < 10 ? 2 : 1);
+  if (typeof value === "boolean") return value ? "✓" : "–";
+  return String(value);
 }
 
-function since(ts) {
+function ago(ts) {
   if (!ts) return "";
   const seconds = Math.max(0, Math.round((Date.now() - Date.parse(ts)) / 1000));
-  return seconds < 90 ? seconds + " s ago" : Math.round(seconds / 60) + " min ago";
+  const zh = text("lang") === "zh";
+  if (seconds < 90) return zh ? `${seconds} 秒前` : `${seconds} s ago`;
+  if (seconds < 5400) return zh ? `${Math.round(seconds / 60)} 分钟前` : `${Math.round(seconds / 60)} min ago`;
+  return zh ? `${Math.round(seconds / 3600)} 小时前` : `${Math.round(seconds / 3600)} h ago`;
 }
 
-function render(twin, name) {
-  const reported = twin.reported || {};
-  const state = reported.state ? reported.state.value : "unknown";
-  const card = el("section", { class: "card " + twin.connection.state, "data-state": state });
-  card.append(
-    el("h3", {}, twin.resource_code, " ", el("span", { class: "name" }, name || "")),
-    el("p", { class: "status" }, el("b", {}, state), " · ", twin.connection.state, " · v", twin.version),
+function catalog() {
+  return JSON.parse(text("catalog"));
+}
+
+function keySignals(resource, reported) {
+  const known = catalog().signals[resource.device_type || ""];
+  if (known) return known.filter(([name]) => name in reported);
+  return Object.keys(reported).filter((k) => k !== "state" && k !== "locked" && typeof reported[k].value === "number").sort().slice(0, 6).map((k) => [k, k, ""]);
+}
+
+function word(w) {
+  return catalog().words[w] || w;
+}
+
+function sparkline(points) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 200 36");
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("class", "spark");
+  const values = points.map((p) => p[1]).filter((v) => typeof v === "number");
+  if (values.length < 2) return svg;
+  const t0 = points[0][0];
+  const span = Math.max(1, points[points.length - 1][0] - t0);
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  const range = hi - lo || 1;
+  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+  line.setAttribute(
+    "points",
+    points.filter((p) => typeof p[1] === "number").map((p) => `${((p[0] - t0) / span) * 200},${34 - ((p[1] - lo) / range) * 32}`).join(" "),
   );
-  const table = el("table", {});
-  Object.keys(reported)
-    .filter((k) => k !== "state")
-    .sort()
-    .slice(0, 8)
-    .forEach((k) => table.append(el("tr", {}, el("th", {}, k), el("td", {}, shown(reported[k].value)))));
+  svg.append(line);
+  return svg;
+}
+
+function stateOf(entry) {
+  const reported = (entry.twin && entry.twin.reported) || {};
+  return reported.state ? String(reported.state.value) : "unknown";
+}
+
+function alarmsOf(id) {
+  const day = Date.now() - 24 * 3600 * 1000;
+  return alarms.filter((a) => a.resource_id === id && Date.parse(a.ts) > day);
+}
+
+function render(entry) {
+  const { resource, twin } = entry;
+  const reported = twin.reported || {};
+  const state = stateOf(entry);
+  const connection = twin.connection.state;
+  const recent = alarmsOf(resource.id);
+  const card = el("section", {
+    class: `card twin ${connection}`, "data-state": state, "data-connection": connection,
+    "data-code": resource.code, "data-alarm": recent.length ? "yes" : "no",
+  });
+  const name = text("lang") === "en" ? resource.name_en || resource.name : resource.name;
+  card.append(
+    el("h3", {}, resource.code, " ", el("span", { class: "name" }, name)),
+    el("p", { class: "status-line" },
+      el("span", { class: `state state-${state}`, "data-testid": "state" }, word(state)), " ",
+      el("span", { class: `conn conn-${connection}` }, word(connection)),
+      twin.connection.since ? el("span", { class: "ts", "data-ts": twin.connection.since }, ` · ${text("tSince")} ${ago(twin.connection.since)}`) : ""),
+  );
+  const signals = keySignals(resource, reported);
+  const table = el("table", { class: "signals" });
+  signals.forEach(([key, label, unit]) => {
+    table.append(el("tr", { "data-signal": key }, el("th", {}, label), el("td", {}, shown(reported[key].value), unit ? el("span", { class: "unit" }, " " + unit) : "")));
+  });
   card.append(table);
-  if (Object.keys(twin.delta || {}).length) {
-    card.append(el("p", { class: "delta" }, "pending: " + JSON.stringify(twin.delta)));
+  if (signals.length) {
+    const [key, label] = signals[0];
+    const box = el("div", { class: "spark-box", title: `${label} · ${text("tLastHour")}` });
+    box.append(sparkline(entry.spark || []), el("span", { class: "small muted" }, `${label} · ${text("tLastHour")}`));
+    card.append(box);
+    entry.sparkKey = key;
   }
-  card.append(el("p", { class: "ts", "data-ts": twin.updated_at || "" }, since(twin.updated_at)));
+  if ("locked" in reported) {
+    const locked = reported.locked.value === true;
+    card.append(el("p", { class: locked ? "interlock locked" : "interlock" }, locked ? text("tLocked") : text("tUnlocked")));
+  }
+  const delta = twin.delta || {};
+  if (Object.keys(delta).length) {
+    const units = Object.fromEntries(catalog().signals[resource.device_type || ""]?.map(([n, , u]) => [n, u]) || []);
+    const list = Object.entries(delta).map(([k, v]) => `${k} → ${shown(v)}${units[k] ? " " + units[k] : ""}`).join(", ");
+    card.append(el("p", { class: "delta", "data-testid": "pending" }, `${text("tPending")}: ${list}`));
+  }
+  if (recent.length) {
+    const list = el("ul", { class: "card-alarms" });
+    recent.slice(0, 3).forEach((a) => list.append(el("li", { class: a.severity }, `${a.ts.slice(11, 16)} ${a.code} ${a.message || ""}`)));
+    card.append(el("p", { class: "small" }, text("tAlarms")), list);
+  }
+  card.append(el("p", { class: "ts", "data-ts": twin.updated_at || "" }, ago(twin.updated_at)));
   return card;
 }
 
-function put(twin, name) {
-  const old = cards.get(twin.resource_id);
-  const card = render(twin, name || (old && old.dataset.name) || "");
-  card.dataset.name = name || (old && old.dataset.name) || "";
-  if (old) old.replaceWith(card);
-  else $("twins").append(card);
-  cards.set(twin.resource_id, card);
+function visible(entry) {
+  const state = stateOf(entry);
+  const connection = entry.twin.connection.state;
+  if (filter === "all") return true;
+  if (filter === "offline") return connection !== "online";
+  if (filter === "fault") return state === "fault" || alarmsOf(entry.resource.id).length > 0;
+  if (filter === "running") return ["running", "setup", "cleaning"].includes(state);
+  return state === filter;
+}
+
+function place(entry) {
+  const card = render(entry);
+  card.hidden = !visible(entry);
+  if (entry.card) entry.card.replaceWith(card);
+  else holder().append(card);
+  entry.card = card;
+}
+
+function refilter() {
+  let shownCount = 0;
+  for (const entry of cards.values()) {
+    entry.card.hidden = !visible(entry);
+    if (!entry.card.hidden) shownCount += 1;
+  }
+  let none = $("no-match");
+  if (!shownCount && cards.size) {
+    if (!none) holder().after((none = el("p", { id: "no-match", class: "muted" }, text("none"))));
+  } else if (none) none.remove();
+}
+
+async function loadSpark(entry) {
+  if (!entry.sparkKey) return;
+  const to = new Date();
+  const from = new Date(to.getTime() - 3600 * 1000);
+  const query = `?field=${encodeURIComponent(entry.sparkKey)}&from=${from.toISOString()}&to=${to.toISOString()}&every=1m`;
+  const response = await api("/resources/" + entry.resource.id + "/telemetry" + query);
+  if (!response.ok) return;
+  entry.spark = (await response.json()).points.map((p) => [Date.parse(p.time), p.value]);
+  place(entry);
+}
+
+function onTwin(twin) {
+  const entry = cards.get(twin.resource_id);
+  if (!entry) return;
+  entry.twin = twin;
+  const value = entry.sparkKey && twin.reported[entry.sparkKey];
+  if (value && typeof value.value === "number") {
+    entry.spark = (entry.spark || []).concat([[Date.parse(value.ts), value.value]]).filter((p) => p[0] > Date.now() - 3600 * 1000);
+  }
+  place(entry);
+  refilter();
 }
 
 async function loadAlarms() {
-  const response = await api("/alarms?limit=10");
+  const since = new Date(Date.now() - 24 * 3600 * 1000).toISOString();
+  const response = await api("/alarms?limit=100&from=" + since);
   if (!response.ok) return;
+  alarms = (await response.json()).data;
   const list = $("alarms");
   list.replaceChildren();
-  for (const a of (await response.json()).data) {
-    list.append(el("li", { class: a.severity || "" }, a.ts.replace("T", " ").slice(0, 19), " ", a.resource_code || a.resource_id, " ", a.code, ": ", a.message || ""));
+  const codes = new Map([...cards.values()].map((e) => [e.resource.id, e.resource.code]));
+  for (const a of alarms.slice(0, 20)) {
+    list.append(el("li", { class: a.severity || "" }, a.ts.replace("T", " ").slice(0, 19), " ", codes.get(a.resource_id) || a.resource_id, " ", a.code, ": ", a.message || ""));
   }
+  for (const entry of cards.values()) place(entry);
+  refilter();
 }
 
-let stream = null;
-
 async function start() {
+  document.querySelectorAll("[data-filter]").forEach((button) => button.addEventListener("click", () => {
+    filter = button.dataset.filter;
+    document.querySelectorAll("[data-filter]").forEach((b) => {
+      b.classList.toggle("on", b === button);
+      b.setAttribute("aria-pressed", String(b === button));
+    });
+    refilter();
+  }));
   const resources = await (await api("/resources?limit=500&kind=instrument")).json();
-  for (const r of resources.data) {
-    const response = await api("/resources/" + r.id + "/twin");
-    if (response.ok) put(await response.json(), document.documentElement.lang === "en" ? r.name_en || r.name : r.name);
+  for (const resource of resources.data) {
+    const response = await api("/resources/" + resource.id + "/twin");
+    if (!response.ok) continue;
+    const entry = { resource, twin: await response.json(), card: null, spark: [] };
+    cards.set(resource.id, entry);
+    place(entry);
   }
-  if (!cards.size) $("twins").append(el("p", {}, $("twins").dataset.empty));
+  if (!cards.size) holder().append(el("p", {}, text("empty")));
+  holder().dataset.ready = String(cards.size);
   await loadAlarms();
-  stream = new EventSource(API + "/stream/twins");
-  stream.addEventListener("twin", (event) => put(JSON.parse(event.data)));
+  await Promise.all([...cards.values()].map(loadSpark));
+  const stream = new EventSource(API + "/stream/twins");
+  stream.addEventListener("twin", (event) => onTwin(JSON.parse(event.data)));
   stream.onerror = () => ($("live").textContent = $("live").dataset.reconnecting);
   stream.onopen = () => ($("live").textContent = $("live").dataset.live);
   setInterval(loadAlarms, 15000);
-  setInterval(() => document.querySelectorAll("[data-ts]").forEach((p) => (p.textContent = since(p.dataset.ts))), 5000);
+  setInterval(() => document.querySelectorAll("[data-ts]").forEach((p) => {
+    const prefix = p.classList.contains("ts") && p.textContent.startsWith(" · ") ? ` · ${text("tSince")} ` : "";
+    p.textContent = prefix + ago(p.dataset.ts);
+  }), 5000);
 }
 
 document.addEventListener("DOMContentLoaded", start);
