@@ -69,7 +69,9 @@ REFUSALS = [
     N_("outside opening hours: closed then"),
     N_("outside opening hours: an unattended run may span closed hours but starts in them"),
     N_("after closing: the opening hours that include the start end at {time}"),
-    N_("outside opening hours: an unattended run may span closed hours but ends in them (someone unloads it)"),
+    N_(
+        "outside opening hours: an unattended run may span closed hours but ends in them (someone unloads it)"
+    ),
     N_("maintenance from {start} to {end}"),
     N_("{resource} is already booked from {start} to {end}"),
     N_("you are not qualified to use {resource}; ask the platform for an induction (qualification)"),
