@@ -63,19 +63,33 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+#: A bar as static/plan.js reads it: row, start and end in minutes from the window's start, kind, label,
+#: booking id (0: none), green channel (0/1). Arrays, not objects: a month of 60 resources is thousands.
+Bar = tuple[int, int, int, str, str, int, int]
+
+
+def _bar(
+    window: Interval,
+    row: int,
+    start: datetime,
+    end: datetime,
+    kind: str,
+    label: str,
+    booking: int | None,
+    key: bool,
+) -> Bar:
+    def minutes(moment: datetime) -> int:
+        return int((min(max(moment, window.start), window.end) - window.start).total_seconds() // 60)
+
+    return (row, minutes(start), minutes(end), kind, label, booking or 0, int(key))
+
+
 def chart_data(shown: board.Board, proposal: ScheduleRun | None) -> dict[str, Any]:
-    """What static/plan.js draws: one row per resource, bars in epoch milliseconds."""
+    """What static/plan.js draws: one row per resource and its bars (see `Bar`)."""
+    window = shown.window
     rows = {r.id: i for i, r in enumerate(shown.resources)}
     bars = [
-        {
-            "r": rows[b.resource_id],
-            "s": _ms(max(b.start, shown.window.start)),
-            "e": _ms(min(b.end, shown.window.end)),
-            "k": b.kind,
-            "l": b.label,
-            "b": b.booking_id,
-            "g": b.key_project,
-        }
+        _bar(window, rows[b.resource_id], b.start, b.end, b.kind, b.label, b.booking_id, b.key_project)
         for b in shown.bars
         if b.resource_id in rows
     ]
@@ -83,22 +97,23 @@ def chart_data(shown: board.Board, proposal: ScheduleRun | None) -> dict[str, An
     if proposal is not None and not proposal.applied:
         for p in proposal.placed:
             start, end = datetime.fromisoformat(p["start"]), datetime.fromisoformat(p["end"])
-            if p["resource"] in codes and start < shown.window.end and end > shown.window.start:
+            if p["resource"] in codes and start < window.end and end > window.start:
                 bars.append(
-                    {
-                        "r": codes[p["resource"]],
-                        "s": _ms(max(start, shown.window.start)),
-                        "e": _ms(min(end, shown.window.end)),
-                        "k": "proposed",
-                        "l": f"#{p['booking_id']}",
-                        "b": p["booking_id"],
-                        "g": False,
-                    }
+                    _bar(
+                        window,
+                        codes[p["resource"]],
+                        start,
+                        end,
+                        "proposed",
+                        f"#{p['booking_id']}",
+                        p["booking_id"],
+                        False,
+                    )
                 )
     return {
-        "start": _ms(shown.window.start),
-        "end": _ms(shown.window.end),
-        "offset_minutes": int((shown.window.start.utcoffset() or timedelta()).total_seconds() // 60),
+        "start": _ms(window.start),
+        "end": _ms(window.end),
+        "offset_minutes": int((window.start.utcoffset() or timedelta()).total_seconds() // 60),
         "rows": [r.code for r in shown.resources],
         "bars": bars,
     }

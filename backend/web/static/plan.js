@@ -39,7 +39,9 @@ function drawGantt(holder) {
   const rows = data.rows.length;
   holder.style.height = Math.max(160, rows * 26 + 70) + "px";
   const chart = echarts.init(holder);
-  const ordered = data.bars.slice().sort((a, b) => (UNDER.has(b.k) ? 1 : 0) - (UNDER.has(a.k) ? 1 : 0));
+  const toMs = (minutes) => data.start + minutes * 60000;
+  const bars = data.bars.map(([r, s, e, k, l, b, g]) => ({ r, s: toMs(s), e: toMs(e), k, l, b, g: g === 1 }));
+  const ordered = bars.sort((a, b) => (UNDER.has(b.k) ? 1 : 0) - (UNDER.has(a.k) ? 1 : 0));
   const points = ordered.map((b) => ({ value: [b.r, b.s + shift, b.e + shift], bar: b }));
   chart.setOption({
     animation: false,

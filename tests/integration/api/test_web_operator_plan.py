@@ -67,7 +67,7 @@ def test_the_chart_carries_resources_bookings_maintenance_and_closed_hours(api: 
     week = chart(client.get("/operator/plan?view=week&day=2027-09-15").text)
     assert "F50-1" in week["rows"] and week["end"] - week["start"] == 7 * 24 * 3600 * 1000
     row = week["rows"].index("F50-1")
-    kinds = {b["k"] for b in week["bars"] if b["r"] == row}
+    kinds = {b[3] for b in week["bars"] if b[0] == row}  # [row, start, end, kind, label, booking, key]
     assert {"maintenance", "closed"} <= kinds  # Sunday and nights are closed on the demo platform
     day = chart(client.get("/operator/plan?view=day&day=2027-09-14").text)
     assert day["end"] - day["start"] == 24 * 3600 * 1000
@@ -96,8 +96,8 @@ def test_review_the_proposal_then_confirm_it(api: Api) -> None:
     unplaced = html[html.index('data-testid="unplaced"') :]
     assert f'data-booking="{fits["id"]}"' in placed
     assert f'data-booking="{too_long["id"]}"' in unplaced
-    proposed = [b for b in chart(html)["bars"] if b["k"] == "proposed"]
-    assert any(b["b"] == fits["id"] for b in proposed)
+    proposed = [b for b in chart(html)["bars"] if b[3] == "proposed"]
+    assert any(b[5] == fits["id"] for b in proposed)
     status = api.call("operator", "GET", f"/api/v1/bookings/{fits['id']}").json()
     assert status["status"] == "requested" and status["start"] is None  # nothing booked before confirming
 
