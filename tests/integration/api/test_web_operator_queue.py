@@ -97,7 +97,8 @@ def test_each_request_shows_what_the_decision_needs(api: Api) -> None:
     row = row[: row.index("</tr>")]
     assert "hazardous" in row and "乙醇 20 L" in row and "菌种放大" in row
     assert "not qualified" in row  # the SME's qualification was revoked after the request
-    assert "h" in row and "left" in row  # the SLA clock
+    assert "h" in row and "left" in row  # the SLA clock, which static/queue.js keeps ticking
+    assert 'data-left="{h} h {m} min left"' in row and "data-due=" in row
     assert "Qilu" in row or "齐鲁" in row  # the SME's organization
 
 
