@@ -2,17 +2,43 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
 
+from backend.domain.access import Principal
 from backend.domain.utilization import Every
-from backend.http.deps import Caller, EngineDep, SessionDep, SettingsDep
+from backend.http.deps import (
+    Caller,
+    EngineDep,
+    SessionDep,
+    SettingsDep,
+    TokenDep,
+    get_current_user,
+    get_page_principal,
+)
+from backend.services.accounts.security import principal_of
 from backend.services.compliance import reports as service
 from backend.services.compliance import utilization as utilization_service
 from backend.services.compliance.exports import MEDIA_TYPES, ReportFormat, render
 
 router = APIRouter(prefix="/reports", tags=["reports"])
+
+
+def _reader(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    token: TokenDep,
+    format: ReportFormat = ReportFormat.json,
+) -> Principal | None:
+    """The caller; None only for a browser that follows a link to the printable page (`format=html`)
+    without a bearer token or a live session: it is sent to the report page, which asks it to log in,
+    instead of a bare 401."""
+    if format is ReportFormat.html and token is None:
+        return get_page_principal(request, engine, settings)
+    return principal_of(get_current_user(request, engine, settings, token))
 
 
 @router.get(
@@ -23,7 +49,7 @@ router = APIRouter(prefix="/reports", tags=["reports"])
 def sharing_report(
     engine: EngineDep,
     settings: SettingsDep,
-    who: Caller,
+    who: Annotated[Principal | None, Depends(_reader)],
     first: Annotated[date, Query(alias="from", description="first day, e.g. 2026-12-01")],
     last: Annotated[date, Query(alias="to", description="last day (inclusive)")],
     platform: Annotated[str | None, Query(description="platform code; all you may see when omitted")] = None,
@@ -37,6 +63,9 @@ def sharing_report(
     SMEs served, bookings, approval response times, booked vs actual, income; with the audit chain's
     head so the figures can be tied to one intact log. Auditors and admins: every platform; operators:
     their own."""
+    if who is None:
+        page = {"from": first.isoformat(), "to": last.isoformat(), "platform": platform or ""}
+        return RedirectResponse("/audit/report?" + urlencode(page), status_code=303)
     report = service.sharing(
         engine, who, first, last, platform, as_of, rubric or settings.score_rubric, settings.rubrics_dir
     )

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from backend.web import (
+    audit,
     catalog,
     docs,
     live,
@@ -20,6 +21,7 @@ from backend.web import (
     operator_resources,
     operator_terms,
     operator_utilization,
+    reconciliation,
     session,
 )
 from backend.web.common import LanguageMiddleware, LoginRequired, login_redirect
@@ -38,6 +40,8 @@ for module in (
     operator_resources,
     operator_terms,
     operator_utilization,
+    audit,
+    reconciliation,
 ):
     router.include_router(module.router)
 

@@ -57,6 +57,12 @@ def navigation(who: Principal | None) -> list[NavItem]:
         ]
     if who.role is Role.auditor:
         items += [NavItem("/me/bookings", N_("Bookings")), NavItem("/live", N_("Live"))]
+    if who.role in (Role.auditor, Role.admin):
+        items += [
+            NavItem("/audit/report", N_("Report")),
+            NavItem("/audit/reconciliation", N_("Reconciliation")),
+            NavItem("/audit/log", N_("Audit log")),
+        ]
     return items
 
 

@@ -17,7 +17,7 @@ from backend.web.common import check_form_csrf, render
 
 router = APIRouter(include_in_schema=False)
 
-HOME = {Role.sme: "/me/bookings", Role.operator: "/live", Role.admin: "/live", Role.auditor: "/me/bookings"}
+HOME = {Role.sme: "/me/bookings", Role.operator: "/live", Role.admin: "/live", Role.auditor: "/audit/report"}
 
 
 def _safe_next(target: str | None) -> str | None:

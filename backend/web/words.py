@@ -60,6 +60,13 @@ WORDS = [
     N_("fri"),
     N_("sat"),
     N_("sun"),
+    # reconciliation of bookings with measured use (backend/domain/reconciliation.py)
+    N_("on_time"),
+    N_("late_start"),
+    N_("overrun"),
+    N_("early_finish"),
+    N_("pending"),
+    N_("unbooked"),
 ]
 
 REFUSALS = [
