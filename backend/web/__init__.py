@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from backend.web import (
+    admin,
     audit,
     catalog,
     docs,
@@ -42,6 +43,7 @@ for module in (
     operator_utilization,
     audit,
     reconciliation,
+    admin,
 ):
     router.include_router(module.router)
 

@@ -63,6 +63,8 @@ def navigation(who: Principal | None) -> list[NavItem]:
             NavItem("/audit/reconciliation", N_("Reconciliation")),
             NavItem("/audit/log", N_("Audit log")),
         ]
+    if who.role is Role.admin:
+        items.append(NavItem("/admin", N_("Administration")))
     return items
 
 

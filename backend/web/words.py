@@ -33,6 +33,11 @@ WORDS = [
     N_("operator"),
     N_("sme"),
     N_("auditor"),
+    # kinds of organizations
+    N_("platform_owner"),
+    N_("authority"),
+    N_("research"),
+    N_("other"),
     N_("instrument"),
     N_("line"),
     N_("venue"),
