@@ -22,12 +22,15 @@ import json
 import re
 import statistics
 import time
+from datetime import date, timedelta
 
 import httpx
 
 LOGINS = {
     "sme": ("qilu@qilu-enzyme.demo", "demo-sme-2026"),
     "operator": ("operator@jinan-bio.demo", "demo-operator-2026"),
+    "auditor": ("auditor@sdsti.demo", "demo-auditor-2026"),
+    "admin": ("admin@pilotshare.demo", "demo-admin-2026"),
 }
 
 
@@ -65,6 +68,18 @@ def pages(sme: httpx.Client) -> list[tuple[str, str]]:
         ("operator", "/operator/utilization"),
     ]
     out += [("sme", f"/bookings/{b}") for b in booking[-3:]]
+    # the auditor's desk over the demo's history (the last 70 days), and the admin page
+    first = (date.today() - timedelta(days=70)).isoformat()
+    period = f"platform=jinan-bio&from={first}&to={date.today()}"
+    out += [
+        ("auditor", f"/audit/report?{period}"),
+        ("auditor", f"/audit/report.csv?{period}"),
+        ("auditor", f"/audit/reconciliation?{period}"),
+        ("auditor", f"/audit/reconciliation?{period}&sample=5&seed=1"),
+        ("auditor", "/audit/log"),
+        ("auditor", "/audit/log?verify=true"),
+        ("admin", "/admin"),
+    ]
     return out
 
 
