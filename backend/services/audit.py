@@ -180,6 +180,11 @@ def _records(connection: Connection) -> Iterator[AuditRecord]:
         after = rows[-1].seq
 
 
+def head_recorded_at(session: Session, head: Head) -> datetime | None:
+    """When the head event was recorded (None for an empty chain, or a head whose row is missing)."""
+    return session.exec(select(AuditEvent.at).where(AuditEvent.seq == head.seq)).first()
+
+
 def snapshot(engine: Engine) -> Connection:
     """A connection whose next transaction reads one consistent state of the whole database.
 

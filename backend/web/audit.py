@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from backend.domain.access import Principal, Role
 from backend.domain.errors import DomainError, Invalid
 from backend.http.deps import EngineDep, PageCaller, SessionDep
+from backend.i18n import pick
 from backend.models.types import utcnow
 from backend.services import audit
 from backend.services.catalog import platforms
@@ -191,6 +192,7 @@ def log_page(
     choices = visible_platforms(session, caller)
     context: dict[str, Any] = {"query": query, "platforms": choices, "actions": ACTIONS, "errors": {}}
     context |= {"offset": offset, "per_page": EVENTS_PER_PAGE, "zone": DEFAULT_ZONE, "names": {}}
+    context |= {"head_at": None}
     try:
         audit.ensure_may_read(caller)
         chosen = next((p for p in choices if p.code == platform), None)
@@ -223,6 +225,7 @@ def log_page(
         "count": count,
         "page_url": lambda at: "/audit/log?" + urlencode({**base, "offset": at}),
         "head": head,
+        "head_at": audit.head_recorded_at(session, head),
         "verdict": verdict,
         "verified_at": utcnow() if verify else None,
         "zone": zone.key,
@@ -231,22 +234,48 @@ def log_page(
     return render(request, who, "audit/log.html", context, block="chain" if verify else "events")
 
 
+def _bilingual(name: str) -> str:
+    """A rubric's "中文 · English" name in the reader's language."""
+    chinese, _, english = name.partition(" · ")
+    return pick(chinese, english or None)
+
+
 def score_view(score: Any) -> dict[str, Any] | None:
-    """The report's `score` (total, grade, per indicator its inputs, formula and points) in one shape for
-    the page, whether the indicators come as a list or keyed by name."""
+    """The report's `score` (total, grade, sections, per indicator its inputs, formula, value and points)
+    in one shape for the page, names in the reader's language."""
     if not isinstance(score, dict):
         return None
     raw = score.get("indicators") or []
-    items = [{"name": k, **v} for k, v in raw.items()] if isinstance(raw, dict) else list(raw)
+    items = [{"id": k, **v} for k, v in raw.items()] if isinstance(raw, dict) else list(raw)
     indicators = [
         {
-            "name": i.get("label") or i.get("name") or i.get("key") or i.get("indicator") or "",
+            "id": i.get("id") or i.get("name") or "",
+            "name": _bilingual(str(i.get("name") or i.get("id") or "")),
             "inputs": i.get("inputs") or {},
             "formula": i.get("formula") or "",
+            "value": i.get("value"),
             "points": i.get("points"),
-            "max": i.get("max_points", i.get("max", i.get("cap"))),
+            "max": i.get("max", i.get("max_points")),
         }
         for i in items
         if isinstance(i, dict)
     ]
-    return {"total": score.get("total"), "grade": score.get("grade"), "indicators": indicators}
+    sections = [
+        {
+            "name": _bilingual(str(x.get("name") or x.get("id") or "")),
+            "points": x.get("points"),
+            "max": x.get("max"),
+        }
+        for x in score.get("sections") or []
+        if isinstance(x, dict)
+    ]
+    rubric = score.get("rubric")
+    rubric = rubric if isinstance(rubric, dict) else {}
+    return {
+        "total": score.get("total"),
+        "max": score.get("max"),
+        "grade": pick(score.get("grade"), score.get("grade_en")),
+        "rubric": {"title": _bilingual(str(rubric.get("title") or "")), "sha256": rubric.get("sha256") or ""},
+        "sections": sections,
+        "indicators": indicators,
+    }

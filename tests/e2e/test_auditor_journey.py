@@ -81,8 +81,9 @@ def test_report_inputs_print_and_csv(visit: Visit, stack: Stack, measured: None,
     assert effective > 0, "the history's runs are measured use"
     shown = float(rate.locator("td.n").get_attribute("data-value") or "nan")
     assert shown == pytest.approx(external / effective, abs=1e-4)
-    if visit.page.locator("[data-testid=score]").count():
-        expect(visit.page.locator("[data-testid=indicators] tr[data-indicator]").first).to_be_visible()
+    if visit.page.locator("[data-testid=score]").count():  # the rubric scores the same figure
+        scored = visit.page.locator("[data-testid=indicators] tr[data-indicator=sharing_rate] [data-input]")
+        assert float(scored.first.get_attribute("data-value") or "nan") == pytest.approx(shown, abs=1e-4)
     else:
         expect(visit.page.locator("[data-testid=score-missing]")).to_be_visible()
 
