@@ -18,13 +18,14 @@ from fastapi.responses import Response
 
 from backend.domain.access import Principal, Role
 from backend.domain.errors import DomainError, Invalid
-from backend.http.deps import EngineDep, PageCaller, SessionDep
+from backend.http.deps import EngineDep, PageCaller, SessionDep, SettingsDep
 from backend.i18n import pick
 from backend.models.types import utcnow
 from backend.services import audit
 from backend.services.catalog import platforms
 from backend.services.compliance import reports
 from backend.services.compliance.exports import to_csv
+from backend.settings import Settings
 from backend.web.common import form_errors, need_login, render
 
 router = APIRouter(include_in_schema=False)
@@ -108,15 +109,18 @@ def period_query(session: SessionDep, who: Principal, asked: Period) -> dict[str
     }
 
 
-def _report(engine: EngineDep, who: Principal, query: dict[str, Any]) -> dict[str, Any]:
+def _report(engine: EngineDep, settings: Settings, who: Principal, query: dict[str, Any]) -> dict[str, Any]:
+    """The API's report of the page's platform and period, scored by the deployment's rubric."""
     first, last = parse_day(query["from"], "from"), parse_day(query["to"], "to")
-    return reports.sharing(engine, who, first, last, query["platform"] or None)
+    code = query["platform"] or None
+    return reports.sharing(engine, who, first, last, code, None, settings.score_rubric, settings.rubrics_dir)
 
 
 @router.get("/audit/report")
 def report_page(
     request: Request,
     engine: EngineDep,
+    settings: SettingsDep,
     session: SessionDep,
     who: PageCaller,
     asked: PeriodDep,
@@ -127,7 +131,7 @@ def report_page(
     query = period_query(session, caller, asked)
     context: dict[str, Any] = {"query": query}
     try:
-        found = _report(engine, caller, query)
+        found = _report(engine, settings, caller, query)
     except DomainError as exc:
         context |= {"report": None, "errors": form_errors(exc)}
         return render(request, who, "audit/report.html", context, status_code=refusal_status(exc))
@@ -141,6 +145,7 @@ def report_page(
 def report_csv(
     request: Request,
     engine: EngineDep,
+    settings: SettingsDep,
     session: SessionDep,
     who: PageCaller,
     asked: PeriodDep,
@@ -148,7 +153,7 @@ def report_csv(
     """The same report as `GET /api/v1/reports/sharing?format=csv`: one figure per row."""
     caller = need_login(request, who)
     query = period_query(session, caller, asked)
-    found = _report(engine, caller, query)
+    found = _report(engine, settings, caller, query)
     name = f"sharing-{query['platform'] or 'all'}-{query['from']}-{query['to']}.csv"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     return Response(to_csv(found), media_type="text/csv; charset=utf-8", headers=headers)
@@ -236,8 +241,8 @@ def log_page(
 
 def _bilingual(name: str) -> str:
     """A rubric's "中文 · English" name in the reader's language."""
-    chinese, _, english = name.partition(" · ")
-    return pick(chinese, english or None)
+    chinese, _, english = name.partition("·")
+    return pick(chinese.strip(), english.strip() or None)
 
 
 def score_view(score: Any) -> dict[str, Any] | None:
