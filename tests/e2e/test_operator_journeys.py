@@ -6,9 +6,10 @@ Gantt chart and confirms it. Nothing is fetched from another host and no page sc
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -210,4 +211,59 @@ def test_live_cards_fit_the_tablet_and_filter_by_state(visit: Visit, stack: Stac
     expect(visit.page.locator("#twins .card.twin:visible")).to_have_count(total)
     fits_the_tablet(visit, "the live page")
     visit.shot(f"live-{lang}")
+    assert visit.foreign_requests() == []
+
+
+def report(stack: Stack, code: str, readings: dict[str, Any], alarm: str | None = None) -> None:
+    """What ingest does with an instrument's messages: merge readings into its twin (online since now)
+    and store an alarm. Written straight to the stack's database: this stack runs no broker or ingest."""
+    from sqlmodel import select
+
+    from backend.db import make_engine, unit_of_work, writer
+    from backend.models.resource import Resource
+    from backend.services.telemetry.twins import AlarmRecord, TwinChanges, apply_changes, store_alarms
+
+    engine = make_engine(stack.settings)
+    now = datetime.now(UTC)
+    with unit_of_work(writer(engine)) as session:
+        rid = session.exec(select(Resource.id).where(Resource.code == code)).first()
+        assert rid is not None
+        change = TwinChanges(connection=("online", now - timedelta(minutes=5), f"agent-{code}"))
+        for name, value in readings.items():
+            change.read(name, time.time_ns(), value)
+        apply_changes(session, {rid: change})
+        if alarm:
+            store_alarms(session, [AlarmRecord(rid, now, "alarm", alarm, "high", "pH out of range", None)])
+    engine.dispose()
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_live_card_shows_key_signals_and_changes_state_as_the_twin_does(
+    visit: Visit, stack: Stack, lang: str
+) -> None:
+    visit.page.set_viewport_size(TABLET)
+    code = "F50-1" if lang == "zh" else "F50-2"
+    report(
+        stack,
+        code,
+        {"state": "idle", "temperature_c": 30.5, "ph": 7.02, "do_pct": 95.0, "acid_ml": 0.0, "locked": True},
+        alarm="PH_HIGH",
+    )
+    email, password = stack.logins["operator"]
+    visit.go(f"/?lang={lang}")
+    visit.login(email, password, then="/live")
+    card = visit.page.locator(f"#twins .card.twin[data-code='{code}']")
+    expect(card).to_have_attribute("data-state", "idle")
+    expect(card.locator("tr[data-signal]").first).to_contain_text("温度" if lang == "zh" else "Temperature")
+    expect(card.locator("tr[data-signal=temperature_c]")).to_contain_text("°C")
+    expect(card.locator("tr[data-signal=acid_ml]")).to_have_count(0)  # not a key signal of a fermenter
+    expect(card).to_contain_text("联锁：已锁定" if lang == "zh" else "Interlock: locked")
+    expect(card).to_contain_text("PH_HIGH")
+    report(stack, code, {"state": "running", "temperature_c": 37.0, "locked": False})
+    expect(card).to_have_attribute("data-state", "running")  # through the twin stream, no reload
+    expect(card.locator("tr[data-signal=temperature_c]")).to_contain_text("37")
+    visit.page.click("[data-filter=running]")
+    expect(card).to_be_visible()
+    visit.shot(f"live-running-{lang}")
+    visit.page.click("[data-filter=all]")
     assert visit.foreign_requests() == []

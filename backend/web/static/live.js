@@ -50,6 +50,19 @@ function ago(ts) {
   return zh ? `${Math.round(seconds / 3600)} 小时前` : `${Math.round(seconds / 3600)} h ago`;
 }
 
+function lasted(ts) {
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(ts)) / 1000));
+  const zh = text("lang") === "zh";
+  if (seconds < 90) return zh ? `${seconds} 秒` : `${seconds} s`;
+  if (seconds < 5400) return zh ? `${Math.round(seconds / 60)} 分钟` : `${Math.round(seconds / 60)} min`;
+  return zh ? `${Math.round(seconds / 3600)} 小时` : `${Math.round(seconds / 3600)} h`;
+}
+
+function clockOf(ts) {
+  const options = { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+  return new Intl.DateTimeFormat(text("lang") === "zh" ? "zh-CN" : "en-GB", options).format(new Date(ts));
+}
+
 function catalog() {
   return JSON.parse(text("catalog"));
 }
@@ -111,7 +124,7 @@ function render(entry) {
     el("p", { class: "status-line" },
       el("span", { class: `state state-${state}`, "data-testid": "state" }, word(state)), " ",
       el("span", { class: `conn conn-${connection}` }, word(connection)),
-      twin.connection.since ? el("span", { class: "ts", "data-ts": twin.connection.since }, ` · ${text("tSince")} ${ago(twin.connection.since)}`) : ""),
+      twin.connection.since ? el("span", { class: "ts", "data-since": twin.connection.since }, ` · ${text("tSince")} ${lasted(twin.connection.since)}`) : ""),
   );
   const signals = keySignals(resource, reported);
   const table = el("table", { class: "signals" });
@@ -138,7 +151,7 @@ function render(entry) {
   }
   if (recent.length) {
     const list = el("ul", { class: "card-alarms" });
-    recent.slice(0, 3).forEach((a) => list.append(el("li", { class: a.severity }, `${a.ts.slice(11, 16)} ${a.code} ${a.message || ""}`)));
+    recent.slice(0, 3).forEach((a) => list.append(el("li", { class: a.severity }, `${clockOf(a.ts)} ${a.code} ${a.message || ""}`)));
     card.append(el("p", { class: "small" }, text("tAlarms")), list);
   }
   card.append(el("p", { class: "ts", "data-ts": twin.updated_at || "" }, ago(twin.updated_at)));
@@ -207,7 +220,7 @@ async function loadAlarms() {
   list.replaceChildren();
   const codes = new Map([...cards.values()].map((e) => [e.resource.id, e.resource.code]));
   for (const a of alarms.slice(0, 20)) {
-    list.append(el("li", { class: a.severity || "" }, a.ts.replace("T", " ").slice(0, 19), " ", codes.get(a.resource_id) || a.resource_id, " ", a.code, ": ", a.message || ""));
+    list.append(el("li", { class: a.severity || "" }, clockOf(a.ts), " ", codes.get(a.resource_id) || a.resource_id, " ", a.code, ": ", a.message || ""));
   }
   for (const entry of cards.values()) place(entry);
   refilter();
@@ -239,10 +252,10 @@ async function start() {
   stream.onerror = () => ($("live").textContent = $("live").dataset.reconnecting);
   stream.onopen = () => ($("live").textContent = $("live").dataset.live);
   setInterval(loadAlarms, 15000);
-  setInterval(() => document.querySelectorAll("[data-ts]").forEach((p) => {
-    const prefix = p.classList.contains("ts") && p.textContent.startsWith(" · ") ? ` · ${text("tSince")} ` : "";
-    p.textContent = prefix + ago(p.dataset.ts);
-  }), 5000);
+  setInterval(() => {
+    document.querySelectorAll("[data-ts]").forEach((p) => (p.textContent = ago(p.dataset.ts)));
+    document.querySelectorAll("[data-since]").forEach((p) => (p.textContent = ` · ${text("tSince")} ${lasted(p.dataset.since)}`));
+  }, 5000);
 }
 
 document.addEventListener("DOMContentLoaded", start);
