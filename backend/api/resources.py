@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from backend.domain.errors import Invalid
 from backend.domain.intervals import Interval
-from backend.http.deps import Caller, Limit, Offset, SessionDep
+from backend.http.deps import Caller, EngineDep, Limit, Offset, SessionDep
 from backend.models.common import Page
 from backend.models.rate import RateCardCreate, RateCardPublic, RateCardUpdate
 from backend.models.resource import (
@@ -20,9 +20,11 @@ from backend.models.resource import (
     ResourceStatus,
     ResourceUpdate,
 )
+from backend.models.schedule import MaintenanceWindowAdded, ScheduleRepairPublic
 from backend.services.catalog import availability as availability_service
 from backend.services.catalog import resources as service
 from backend.services.money import rates as rate_service
+from backend.services.scheduling import repairs
 
 router = APIRouter(prefix="/resources", tags=["resources"])
 
@@ -132,12 +134,18 @@ def list_maintenance(session: SessionDep, resource_id: int) -> list[MaintenanceW
 
 
 @router.post(
-    "/{resource_id}/maintenance", response_model=MaintenanceWindowPublic, status_code=status.HTTP_201_CREATED
+    "/{resource_id}/maintenance", response_model=MaintenanceWindowAdded, status_code=status.HTTP_201_CREATED
 )
 def add_maintenance(
-    session: SessionDep, who: Caller, resource_id: int, data: MaintenanceWindowCreate
-) -> MaintenanceWindowPublic:
-    return MaintenanceWindowPublic.model_validate(service.add_maintenance(session, who, resource_id, data))
+    engine: EngineDep, who: Caller, resource_id: int, data: MaintenanceWindowCreate
+) -> MaintenanceWindowAdded:
+    """Add a maintenance window. When it lies over bookings, they are listed in `affected_bookings` and
+    a repair moving them is proposed (`repair`; apply it with `POST /schedule/repairs/{id}/apply`)."""
+    window, affected, proposal = repairs.add_maintenance_window(engine, who, resource_id, data)
+    repair = None if proposal is None else ScheduleRepairPublic.model_validate(proposal, from_attributes=True)
+    return MaintenanceWindowAdded.model_validate(
+        window, update={"affected_bookings": affected, "repair": repair}
+    )
 
 
 @router.delete("/{resource_id}/maintenance/{window_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -16,7 +16,7 @@ from backend.models.resource import (
     ResourceCapability,
     ResourceMember,
 )
-from backend.models.schedule import ScheduleRun
+from backend.models.schedule import ScheduleRepair, ScheduleRun
 from backend.models.telemetry_checks import (
     IngestGauge,
     QuarantinedTelemetry,
@@ -50,6 +50,7 @@ __all__ = [
     "ResourceAttribute",
     "ResourceCapability",
     "ResourceMember",
+    "ScheduleRepair",
     "ScheduleRun",
     "TelemetryRefusal",
     "TelemetrySequence",

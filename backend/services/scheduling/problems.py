@@ -19,7 +19,7 @@ Each rule of the booking path becomes part of the problem:
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +37,7 @@ from backend.models.resource import Resource, ResourceMember, ResourceStatus
 from backend.services.bookings.quotas import hours_used, month_bounds, quota_hours
 from backend.services.bookings.rules import Requester, targets_of
 from backend.services.catalog.qualifications import is_qualified
+from backend.services.catalog.resources import member_ids
 
 
 def iso(moment: datetime, zone: ZoneInfo) -> str:
@@ -117,10 +118,18 @@ class PlatformProblem:
 
 
 def start(
-    session: Session, platform: Platform, horizon: Interval, now: datetime, *, notice: bool
+    session: Session,
+    platform: Platform,
+    horizon: Interval,
+    now: datetime,
+    *,
+    notice: bool,
+    outages: Mapping[int, Sequence[Interval]] | None = None,
 ) -> tuple[PlatformProblem, list[dict[str, Any]], list[dict[str, Any]]]:
     """The resources of `platform` over `horizon` (calendars, notice) and the pools coupling pilot lines
-    to their instruments. `notice`: block each resource until now + its minimum notice."""
+    to their instruments. `notice`: block each resource until now + its minimum notice. `outages`:
+    time a resource is out of service beyond its maintenance windows (a fault), by resource id; it
+    blocks the resource and every pilot line it belongs to."""
     zone = ZoneInfo(platform.timezone)
     active = list(
         session.exec(
@@ -136,10 +145,15 @@ def start(
         targets = targets_of(session, resource, platform, horizon)
         if not all(t.usable for t in targets):
             continue
+        out_of_service = [
+            iv
+            for rid in [resource.id, *member_ids(session, resource.id or 0)]
+            for iv in (outages or {}).get(rid or 0, ())
+        ]
         opened = normalize(targets[0].open_periods)
         for target in targets[1:]:
             opened = intersect(opened, normalize(target.open_periods))
-        blocked = [iv for t in targets for iv in t.maintenance]
+        blocked = [iv for t in targets for iv in t.maintenance] + out_of_service
         ready = ceil_minute(now + timedelta(minutes=resource.min_notice_minutes if notice else 0))
         if ready > horizon.start:
             blocked.append(Interval(horizon.start, ready))
