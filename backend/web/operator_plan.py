@@ -20,10 +20,10 @@ from backend.domain.intervals import Interval
 from backend.http.deps import EngineDep, PageCaller, SessionDep, Writer
 from backend.i18n import gettext
 from backend.models.platform import Platform
-from backend.models.schedule import ScheduleRun, ScheduleRunCreate
+from backend.models.schedule import RepairStatus, ScheduleRepair, ScheduleRun, ScheduleRunCreate
 from backend.services.bookings import queries
 from backend.services.bookings.presentation import to_public
-from backend.services.scheduling import board, runs
+from backend.services.scheduling import board, repairs, runs
 from backend.web.common import form_errors, render, validation_errors
 from backend.web.operator import check_csrf, chosen_platform, need_staff
 
@@ -84,7 +84,9 @@ def _bar(
     return (row, minutes(start), minutes(end), kind, label, booking or 0, int(key))
 
 
-def chart_data(shown: board.Board, proposal: ScheduleRun | None) -> dict[str, Any]:
+def chart_data(
+    shown: board.Board, proposal: ScheduleRun | None, repair: ScheduleRepair | None = None
+) -> dict[str, Any]:
     """What static/plan.js draws: one row per resource and its bars (see `Bar`)."""
     window = shown.window
     rows = {r.id: i for i, r in enumerate(shown.resources)}
@@ -110,6 +112,15 @@ def chart_data(shown: board.Board, proposal: ScheduleRun | None) -> dict[str, An
                         False,
                     )
                 )
+    if repair is not None and repair.status == RepairStatus.proposed:
+        for m in repair.moves:
+            to = m["to"]
+            start, end = datetime.fromisoformat(to["start"]), datetime.fromisoformat(to["end"])
+            if to["resource"] in codes and start < window.end and end > window.start:
+                label = f"#{m['booking_id']}"
+                bars.append(
+                    _bar(window, codes[to["resource"]], start, end, "proposed", label, m["booking_id"], False)
+                )
     return {
         "start": _ms(window.start),
         "end": _ms(window.end),
@@ -127,22 +138,32 @@ def plan(
     view: View = "week",
     day: date | None = None,
     run: int | None = None,
+    repair: int | None = None,
     platform: Annotated[str | None, Query(max_length=64)] = None,
     notice: Annotated[str | None, Query(max_length=300)] = None,
 ) -> Response:
     caller = need_staff(request, who)
-    context = _context(session, caller, chosen_platform(session, caller, platform), view, day, run)
+    context = _context(session, caller, chosen_platform(session, caller, platform), view, day, run, repair)
     return render(request, who, "operator/plan.html", {**context, "notice": notice})
 
 
 def _context(
-    session: SessionDep, who: Principal, chosen: Platform, view: View, day: date | None, run: int | None
+    session: SessionDep,
+    who: Principal,
+    chosen: Platform,
+    view: View,
+    day: date | None,
+    run: int | None,
+    repair_id: int | None = None,
 ) -> dict[str, Any]:
     zone = ZoneInfo(chosen.timezone)
     proposal = runs.get_run(session, who, run) if run is not None else None
+    repair = repairs.get_repair(session, who, repair_id) if repair_id is not None else None
     if day is None:
-        day = proposal.horizon_start.astimezone(zone).date() if proposal else datetime.now(zone).date()
+        shown_from = proposal.horizon_start if proposal else (repair.event_start if repair else None)
+        day = (shown_from or datetime.now(zone)).astimezone(zone).date()
     shown = board.board(session, who, chosen, window_of(view, day, zone))
+    waiting, _ = repairs.list_repairs(session, who, chosen.id, RepairStatus.proposed, 0, 10)
     today = datetime.now(zone).date()
     first = proposal.horizon_start.astimezone(zone).date() if proposal else today
     last = (
@@ -158,7 +179,9 @@ def _context(
         "day": day,
         "previous": _step(view, day, False),
         "next": _step(view, day, True),
-        "chart": json.dumps(chart_data(shown, proposal), separators=(",", ":")),
+        "chart": json.dumps(chart_data(shown, proposal, repair), separators=(",", ":")),
+        "repair": repair,
+        "repairs_waiting": waiting,
         "resource_count": len(shown.resources),
         "names": json.dumps({kind: gettext(kind) for kind in KINDS}, ensure_ascii=False),
         "form": {"horizon_start": str(first), "horizon_end": str(last), "time_limit": "10"},
@@ -241,3 +264,28 @@ def confirm(
     except DomainError as exc:
         return RedirectResponse(f"{target}&{urlencode({'notice': exc.message})}", status_code=303)
     return RedirectResponse(f"{target}&notice=confirmed", status_code=303)
+
+
+@router.post("/operator/plan/repairs/{repair_id}/{decision}")
+def decide_repair(
+    request: Request,
+    write: Writer,
+    who: PageCaller,
+    repair_id: int,
+    decision: Literal["apply", "dismiss"],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    csrf_token: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Move the bookings as proposed (all or nothing), or set the proposal aside."""
+    caller = need_staff(request, who)
+    target = f"/operator/plan?repair={repair_id}"
+    try:
+        check_csrf(request, csrf_token)
+        with write() as session:
+            if decision == "apply":
+                repairs.apply(session, caller, repair_id, reason or None)
+            else:
+                repairs.dismiss(session, caller, repair_id, reason or None)
+    except DomainError as exc:
+        return RedirectResponse(f"{target}&{urlencode({'notice': exc.message})}", status_code=303)
+    return RedirectResponse(f"{target}&notice=repair-{decision}", status_code=303)

@@ -124,10 +124,11 @@ def resource_page(
     who: PageCaller,
     resource_id: int,
     notice: Annotated[str | None, Query(max_length=300)] = None,
+    repair: int | None = None,
 ) -> Response:
     caller = need_staff(request, who)
     context = resource_context(session, caller, resource_id)
-    return render(request, who, "operator/resource.html", {**context, "notice": notice})
+    return render(request, who, "operator/resource.html", {**context, "notice": notice, "repair": repair})
 
 
 def resource_context(session: Session, who: Principal, resource_id: int) -> dict[str, Any]:
@@ -181,9 +182,9 @@ def act(
         with write() as tx:
             made = getattr(change(tx, caller), "id", None)
     except DomainError as exc:
-        return _again(request, who, session, caller, resource_id, form_name, form, refusal(exc))
+        return form_again(request, who, session, caller, resource_id, form_name, form, refusal(exc))
     except ValidationError as exc:
-        return _again(request, who, session, caller, resource_id, form_name, form, validation_errors(exc))
+        return form_again(request, who, session, caller, resource_id, form_name, form, validation_errors(exc))
     if resource_id is not None:
         target, anchor = f"/operator/resources/{resource_id}", f"#{form_name}"
     elif form_name == "create":
@@ -193,7 +194,7 @@ def act(
     return RedirectResponse(f"{target}?{urlencode({'notice': 'saved'})}{anchor}", status_code=303)
 
 
-def _again(
+def form_again(
     request: Request,
     who: PageCaller,
     session: Session,

@@ -9,20 +9,24 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from backend.domain.access import Principal, Role
-from backend.domain.errors import Invalid
-from backend.http.deps import PageCaller, SessionDep, Writer
+from backend.domain.errors import DomainError, Invalid
+from backend.http.deps import EngineDep, PageCaller, SessionDep, Writer
 from backend.models.qualification import QualificationCreate
 from backend.models.rate import RateCardCreate, RateCardUpdate
 from backend.models.resource import MaintenanceWindowCreate
 from backend.services.accounts import users
 from backend.services.catalog import platforms, qualifications, resources
 from backend.services.money import rates
+from backend.services.scheduling import repairs
 from backend.web.catalog import _local as local  # the booking form's reading of datetime-local
-from backend.web.operator_resources import act
+from backend.web.common import validation_errors
+from backend.web.operator import check_csrf, need_staff, refusal
+from backend.web.operator_resources import act, form_again
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,8 +48,8 @@ def zone_of(session: Session, resource_id: int) -> ZoneInfo:
 @router.post("/operator/resources/{resource_id}/maintenance")
 def add_maintenance(
     request: Request,
+    engine: EngineDep,
     session: SessionDep,
-    write: Writer,
     who: PageCaller,
     resource_id: int,
     start: Annotated[str, Form(max_length=40)] = "",
@@ -53,18 +57,27 @@ def add_maintenance(
     reason: Annotated[str, Form(max_length=500)] = "",
     csrf_token: Annotated[str | None, Form()] = None,
 ) -> Response:
-    """The window is added even when it hits bookings: the page then lists them, for the operator to
-    move or cancel with the SMEs."""
+    """The window is added even when it hits bookings: the page lists them, and the same use case as
+    the API proposes a repair moving them, which the plan page shows for review."""
+    caller = need_staff(request, who)
     form = {"start": start, "end": end, "reason": reason}
-
-    def change(tx: Session, caller: Principal) -> Any:
-        zone = zone_of(tx, resource_id)
+    try:
+        check_csrf(request, csrf_token)
+        zone = zone_of(session, resource_id)
         data = MaintenanceWindowCreate.model_validate(
             {"start": local(start, zone, "start"), "end": local(end, zone, "end"), "reason": reason or None}
         )
-        return resources.add_maintenance(tx, caller, resource_id, data)
-
-    return act(request, who, session, write, csrf_token, resource_id, "maintenance", form, change)
+        session.close()  # the repair's solver may take seconds; hold no connection meanwhile
+        _, _, proposal = repairs.add_maintenance_window(engine, caller, resource_id, data)
+    except DomainError as exc:
+        return form_again(request, who, session, caller, resource_id, "maintenance", form, refusal(exc))
+    except ValidationError as exc:
+        errors = validation_errors(exc)
+        return form_again(request, who, session, caller, resource_id, "maintenance", form, errors)
+    repair = f"&repair={proposal.id}" if proposal is not None else ""
+    return RedirectResponse(
+        f"/operator/resources/{resource_id}?notice=saved{repair}#maintenance", status_code=303
+    )
 
 
 @router.post("/operator/resources/{resource_id}/maintenance/{window_id}/delete")

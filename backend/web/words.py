@@ -65,6 +65,10 @@ WORDS = [
     N_("fri"),
     N_("sat"),
     N_("sun"),
+    # repair proposals (backend.models.schedule: RepairCause, RepairStatus)
+    N_("urgent"),
+    N_("applied"),
+    N_("dismissed"),
     # reconciliation of bookings with measured use (backend/domain/reconciliation.py)
     N_("on_time"),
     N_("late_start"),

@@ -169,6 +169,16 @@ def test_operator_adds_maintenance_and_sees_the_bookings_it_hits(
     expect(hit).to_be_visible()
     fits_the_tablet(visit, "the resource page")
     visit.shot(f"operator-maintenance-hits-{lang}")
+    visit.page.click("[data-testid=review-repair]")  # the same use case as the API proposed moving it
+    expect(visit.page.locator(f"[data-testid=moves] tr[data-booking='{booking['id']}']")).to_be_visible()
+    expect(visit.page.locator("#gantt")).to_have_attribute("data-ready", re.compile(r"^[1-9][0-9]*$"))
+    fits_the_tablet(visit, "the repair review")
+    visit.shot(f"operator-repair-proposal-{lang}")
+    visit.page.click("[data-testid=apply-repair]")
+    expect(visit.page.locator("[data-testid=repair-decided]")).to_be_visible()
+    with as_sme(stack) as api:
+        moved = api.get(f"/bookings/{booking['id']}").json()
+    assert not moved["start"].startswith(f"{day}T10:00"), moved  # out of the maintenance window
     assert visit.foreign_requests() == []
 
 

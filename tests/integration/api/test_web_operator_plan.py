@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta
 from html import unescape
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.integration.api.conftest import Api
+from tests.integration.api.conftest import Api, unique
 from tests.integration.api.test_web_operator_queue import OPERATOR
 from tests.integration.api.test_web_session import SME, browser, log_in
 
@@ -127,3 +129,57 @@ def test_a_bad_horizon_is_refused_next_to_its_field(api: Api) -> None:
     }
     answer = client.post("/operator/plan/runs?lang=en", data=form)
     assert answer.status_code == 422 and 'data-field="horizon_end"' in answer.text
+
+
+def test_maintenance_over_a_booking_proposes_a_repair_to_review_and_apply(api: Api) -> None:
+    always = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    rid = api.admin(
+        "POST",
+        "/api/v1/resources",
+        {
+            "platform_id": api.ids["platform"],
+            "code": unique("RP"),
+            "kind": "instrument",
+            "name": "修复测试",
+            "opening_hours": always,
+            "requires_qualification": False,
+            "min_notice_minutes": 0,
+        },
+    )["id"]
+    start = datetime(2027, 9, 21, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    booking = api.call(
+        "sme",
+        "POST",
+        "/api/v1/bookings",
+        {
+            "resource_id": rid,
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=2)).isoformat(),
+            "purpose": "move me",
+        },
+    ).json()
+    assert api.call("operator", "POST", f"/api/v1/bookings/{booking['id']}/approve").status_code == 200
+    client = operator(api)
+    client.get("/operator/plan")
+    csrf = client.cookies["ps_csrf"]
+    form = {"start": "2027-09-21T09:00", "end": "2027-09-21T13:00", "reason": "检修", "csrf_token": csrf}
+    added = client.post(f"/operator/resources/{rid}/maintenance", data=form, follow_redirects=False)
+    assert added.status_code == 303 and "repair=" in added.headers["location"], added.text
+    repair_id = int(re.search(r"repair=(\d+)", added.headers["location"]).group(1))  # type: ignore[union-attr]
+    assert 'data-testid="review-repair"' in client.get(added.headers["location"]).text
+    review = client.get(f"/operator/plan?repair={repair_id}&lang=en").text
+    moves = review[review.index('data-testid="moves"') :]
+    assert f'data-booking="{booking["id"]}"' in moves[: moves.index("</table>")]
+    assert any(b[3] == "proposed" and b[5] == booking["id"] for b in chart(review)["bars"])
+    assert (
+        api.call("operator", "GET", f"/api/v1/bookings/{booking['id']}")
+        .json()["start"]
+        .startswith("2027-09-21T10:00")
+    )
+    applied = client.post(f"/operator/plan/repairs/{repair_id}/apply", data={"csrf_token": csrf})
+    assert 'data-testid="repair-decided"' in applied.text
+    moved = api.call("operator", "GET", f"/api/v1/bookings/{booking['id']}").json()
+    new_start = datetime.fromisoformat(moved["start"])
+    assert new_start >= datetime(
+        2027, 9, 21, 13, 0, tzinfo=ZoneInfo("Asia/Shanghai")
+    ) or new_start + timedelta(hours=2) <= datetime(2027, 9, 21, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
