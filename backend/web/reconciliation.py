@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from backend.domain.errors import DomainError, Invalid
 from backend.domain.reconciliation import BOOKING_CATEGORIES, MAX_SAMPLE, TOLERANCE, Category
 from backend.http.deps import PageCaller, SessionDep
+from backend.i18n import N_
 from backend.services.compliance import reconciliation as service
 from backend.web.audit import PeriodDep, Text, parse_day, period_query, refusal_status
 from backend.web.common import form_errors, need_login, render
@@ -20,6 +21,16 @@ from backend.web.common import form_errors, need_login, render
 router = APIRouter(include_in_schema=False)
 
 SEED_LIMIT = 1_000_000
+#: How the page names each category.
+LABELS = {
+    Category.on_time: N_("On time"),
+    Category.late_start: N_("Late start"),
+    Category.overrun: N_("Overrun"),
+    Category.early_finish: N_("Early finish"),
+    Category.no_show: N_("No-show"),
+    Category.pending: N_("Not over yet"),
+    Category.unbooked: N_("Use without a booking"),
+}
 
 
 def _number(value: str, field: str) -> int | None:
@@ -51,6 +62,7 @@ def reconciliation_page(
     query |= {"category": category, "resource": resource, "org": org, "sample": sample, "seed": seed}
     context: dict[str, Any] = {"query": query, "categories": BOOKING_CATEGORIES, "errors": {}}
     context |= {"tolerance": int(TOLERANCE.total_seconds() // 60), "max_sample": MAX_SAMPLE}
+    context |= {"labels": {c.value: label for c, label in LABELS.items()}}
     try:
         n, chosen_seed = _number(sample, "sample"), _number(seed, "seed")
         if n is not None and chosen_seed is None:

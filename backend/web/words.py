@@ -69,13 +69,6 @@ WORDS = [
     N_("urgent"),
     N_("applied"),
     N_("dismissed"),
-    # reconciliation of bookings with measured use (backend/domain/reconciliation.py)
-    N_("on_time"),
-    N_("late_start"),
-    N_("overrun"),
-    N_("early_finish"),
-    N_("pending"),
-    N_("unbooked"),
 ]
 
 REFUSALS = [

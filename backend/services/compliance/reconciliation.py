@@ -33,6 +33,7 @@ class BookingLine:
     resource: str
     organization_id: int | None
     organization: str
+    organization_en: str | None
     status: str
     start: datetime
     end: datetime
@@ -61,7 +62,7 @@ class Reconciliation:
     unbooked: list[UsageSessionPublic]  # use without a booking (shown unless another category is asked)
     counts: dict[Category, int] = field(default_factory=dict)  # per category, before the category filter
     resources: list[str] = field(default_factory=list)
-    organizations: dict[int, str] = field(default_factory=dict)
+    organizations: dict[int, tuple[str, str | None]] = field(default_factory=dict)  # id: (name, name_en)
 
 
 def _platform(session: Session, who: Principal, code: str) -> Platform:
@@ -74,7 +75,9 @@ def _platform(session: Session, who: Principal, code: str) -> Platform:
     return platform
 
 
-def _line(row: Booking, result: Reconciled, resource: str, organization: str) -> BookingLine:
+def _line(
+    row: Booking, result: Reconciled, resource: str, organization: tuple[str, str | None]
+) -> BookingLine:
     assert row.id is not None and row.starts_at is not None and row.ends_at is not None
     f = result.figures
     order = list(Category)
@@ -82,7 +85,8 @@ def _line(row: Booking, result: Reconciled, resource: str, organization: str) ->
         id=row.id,
         resource=resource,
         organization_id=row.organization_id,
-        organization=organization,
+        organization=organization[0],
+        organization_en=organization[1],
         status=str(row.status),
         start=row.starts_at,
         end=row.ends_at,
@@ -126,7 +130,7 @@ def reconciliation(session: Session, who: Principal, q: Query, now: datetime | N
             matched.setdefault(s.booking_id or 0, []).append((public.start, public.end))
     org_ids = {b.organization_id for b in rows if b.organization_id is not None}
     organizations = {
-        o.id or 0: o.name
+        o.id or 0: (o.name, o.name_en)
         for o in session.exec(select(Organization).where(col(Organization.id).in_(org_ids or {0})))
     }
     lines = [
@@ -134,7 +138,7 @@ def reconciliation(session: Session, who: Principal, q: Query, now: datetime | N
             b,
             reconcile((b.starts_at, b.ends_at), matched.get(b.id or 0, []), now),
             codes.get(b.resource_id or 0, ""),
-            organizations.get(b.organization_id or 0, ""),
+            organizations.get(b.organization_id or 0, ("", None)),
         )
         for b in rows
         if b.starts_at is not None and b.ends_at is not None
@@ -162,7 +166,7 @@ def reconciliation(session: Session, who: Principal, q: Query, now: datetime | N
         unbooked=unbooked,
         counts=counts,
         resources=sorted(set(codes.values())),
-        organizations=dict(sorted(organizations.items(), key=lambda kv: kv[1])),
+        organizations=dict(sorted(organizations.items(), key=lambda kv: kv[1][0])),
     )
 
 
