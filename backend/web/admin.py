@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, SQLModel
 
 from backend.domain.access import Principal, Role, ensure_admin
-from backend.domain.errors import DomainError, NotFound
+from backend.domain.errors import AccessDenied, DomainError, NotFound
 from backend.http.deps import PageCaller, SessionDep, Writer
 from backend.i18n import N_, gettext, pick
 from backend.models.organization import OrganizationCreate, OrganizationUpdate, OrgKind
@@ -97,6 +97,11 @@ def _admin(request: Request, who: Principal | None) -> Principal:
     return caller
 
 
+def _refused(request: Request, who: Principal | None, exc: AccessDenied) -> Response:
+    """A page, not a bare 403, for whoever is not an admin."""
+    return render(request, who, "admin/refused.html", {"errors": form_errors(exc)}, status_code=403)
+
+
 def _choices(session: Session, who: Principal) -> dict[str, Any]:
     every_platform, _ = platforms.list_platforms(session, None, None, 0, 500)
     orgs, _ = users.list_organizations(session, who, None, None, 0, 500)
@@ -150,8 +155,8 @@ def admin_page(
 ) -> Response:
     try:
         caller = _admin(request, who)
-    except DomainError as exc:
-        return render(request, who, "admin/refused.html", {"errors": form_errors(exc)}, status_code=403)
+    except AccessDenied as exc:
+        return _refused(request, who, exc)
     if role and role not in Role.__members__:
         role = ""
     return _page(request, session, caller, q=q, role=role, notice=notice, block="users")
@@ -232,7 +237,10 @@ def create(
 
 @router.get("/admin/{kind}/{ident}")
 def edit_page(request: Request, session: SessionDep, who: PageCaller, kind: str, ident: int) -> Response:
-    caller, spec = _kind(request, who, kind)
+    try:
+        caller, spec = _kind(request, who, kind)
+    except AccessDenied as exc:
+        return _refused(request, who, exc)
     row = spec.get(session, caller, ident)
     context = {**_choices(session, caller), "kind": kind, "row": row, "form": row.model_dump(), "errors": {}}
     return render(request, who, "admin/edit.html", context)

@@ -138,6 +138,8 @@ def test_only_admins_get_in(api: Api) -> None:
     log_in(client, *AUDITOR)
     page = client.get("/admin")
     assert page.status_code == 403 and 'role="alert"' in page.text
+    edit = client.get(f"/admin/users/{api.user_ids.get('auditor', 1)}")
+    assert edit.status_code == 403 and 'role="alert"' in edit.text
     code = unique("audit")
     refused = post(client, "/admin/organizations", {"code": code, "name": "x", "kind": "sme"})
     assert refused.status_code == 403
