@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine
 
 from backend.settings import Settings
@@ -61,6 +61,16 @@ def writer(engine: Engine) -> Engine:
     relies on its constraints (the booking exclusion constraint) instead.
     """
     return engine.execution_options(**{WRITE_LOCK: True})
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for a read that is one statement and needs no transaction of its own: on PostgreSQL
+    it runs in autocommit, sparing the BEGIN and ROLLBACK round trips (hot public reads)."""
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from backend.api.router import api_router
 from backend.background import run_periodically
 from backend.db import make_engine
 from backend.http.errors import install_error_handlers
-from backend.http.middleware import install_request_observer
+from backend.http.middleware import install_nul_guard, install_request_observer
 from backend.logs import get_logger
 from backend.settings import Settings, get_settings
 from backend.web import install_pages
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    install_nul_guard(app)
     install_request_observer(app)
     app.include_router(api_router)
     app.include_router(health_router)

@@ -41,6 +41,17 @@ class Settings(BaseSettings):
     secret_key: str = DEMO_SECRET_KEY
     demo_mode: bool = False
     access_token_minutes: int = Field(default=12 * 60, gt=0)
+    login_account_failures: int = Field(
+        default=10, ge=1, description="failed log-ins per account in a window; then 429 until one expires"
+    )
+    login_address_failures: int = Field(
+        default=100, ge=1, description="failed log-ins per client address in a window"
+    )
+    login_window_seconds: float = Field(default=15 * 60, gt=0)
+    trusted_proxies: str = Field(
+        default="127.0.0.1",
+        description="addresses whose X-Forwarded-For names the client (comma-separated, * for any)",
+    )
     jwt_algorithm: str = "HS256"
 
     host: str = "127.0.0.1"

@@ -28,9 +28,12 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -40,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -260,6 +263,150 @@ async def paced(
         await asyncio.gather(*(http.aclose() for http in https))
 
 
+# --- wrk: the same questions from a C load generator ---------------------------------------------
+
+
+def ensure_wrk() -> str | None:
+    """wrk's path; installed from Debian's packages when missing and we are root (None otherwise)."""
+    found = shutil.which("wrk")
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        log("installing wrk (Debian package)")
+        quiet = {"capture_output": True, "env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}}
+        if subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], **quiet).returncode != 0:  # type: ignore[call-overload]
+            subprocess.run(["apt-get", "update", "-q"], **quiet)  # type: ignore[call-overload]
+            subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], **quiet)  # type: ignore[call-overload]
+        found = shutil.which("wrk")
+    return found
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text: str) -> float:
+    number = re.match(r"([0-9.]+)([a-z]+)", text)
+    assert number is not None, text
+    return round(float(number.group(1)) * _UNITS[number.group(2)], 2)
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    """Requests, rate, latency percentiles and non-2xx answers from `wrk --latency`."""
+    done = re.search(r"(\d+) requests in ([0-9.]+)(\w+)", output)
+    rate = re.search(r"Requests/sec:\s+([0-9.]+)", output)
+    percentiles = dict(re.findall(r"^\s+(50|75|90|99)%\s+([0-9.]+\w+)", output, re.M))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: (.*)", output)
+    return {
+        "requests": int(done.group(1)) if done else None,
+        "requests_per_s": float(rate.group(1)) if rate else None,
+        **{f"p{q}_ms": _ms(v) for q, v in sorted(percentiles.items())},
+        "non_2xx": int(bad.group(1)) if bad else 0,
+        "socket_errors": errors.group(1).strip() if errors else None,
+    }
+
+
+def run_wrk(
+    wrk: str, url: str, path: str, connections: int, seconds: float, script: str | None = None
+) -> dict[str, Any]:
+    command = [
+        wrk,
+        "-t2",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
+        if script is not None:
+            lua.write(script)
+            lua.flush()
+            command += ["-s", lua.name]
+        done = subprocess.run([*command, url + path], capture_output=True, text=True, timeout=seconds + 60)
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed: {done.stderr[-500:]}")
+    return parse_wrk(done.stdout)
+
+
+def _lua_list(items: list[str]) -> str:
+    return "{" + ", ".join(json.dumps(i) for i in items) + "}"
+
+
+def availability_script(paths: list[str]) -> str:
+    """Each request asks the next path of the list (instruments and weeks in turn)."""
+    return f"""
+local paths = {_lua_list(paths)}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i % #paths) + 1])
+end
+"""
+
+
+def booking_script(ids: list[int], first_start: datetime, token: str) -> str:
+    """Each request books the next free one-hour weekday slot (08:00-20:00 in the platform's zone),
+    instruments in turn; the two wrk threads take alternate slots, so no two requests collide."""
+    base = int(first_start.timestamp())
+    return f"""
+local ids = {{{", ".join(str(i) for i in ids)}}}
+local base = {base}
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+local counter = 0
+local headers = {{["Content-Type"] = "application/json", ["Authorization"] = "Bearer {token}"}}
+request = function()
+  local k = counter * 2 + tid
+  counter = counter + 1
+  local slot = math.floor(k / #ids)
+  local day, hour = math.floor(slot / {SLOTS_PER_DAY}), slot % {SLOTS_PER_DAY}
+  local week, weekday = math.floor(day / 5), day % 5
+  local start = base + ((week * 7 + weekday) * 24 + hour) * 3600
+  local body = string.format(
+    '{{"resource_id": %d, "start": "%s", "end": "%s", "purpose": "wrk run"}}',
+    ids[(k % #ids) + 1], os.date("!%Y-%m-%dT%H:%M:%SZ", start), os.date("!%Y-%m-%dT%H:%M:%SZ", start + 3600))
+  return wrk.format("POST", "/api/v1/bookings", headers, body)
+end
+"""
+
+
+async def wrk_phases(
+    args: argparse.Namespace, url: str, ids: dict[str, int], token: str, monday: datetime
+) -> dict[str, Any]:
+    wrk = ensure_wrk()
+    if wrk is None:
+        log("wrk is not installed (and we are not root): wrk phases skipped")
+        return {"skipped": "wrk not installed"}
+    weeks = [monday + timedelta(weeks=w) for w in range(4)]
+    paths = [
+        f"/api/v1/resources/{ids[code]}/availability?"
+        + urlencode({"from": week.isoformat(), "to": (week + timedelta(days=7)).isoformat()})
+        for week in weeks
+        for code in INSTRUMENTS
+    ]
+    far = monday + timedelta(weeks=args.wrk_booking_week)  # clear of the Python phases' bookings
+    phases: dict[str, Any] = {}
+    for name, path, script in (
+        ("healthz", "/api/v1/healthz", None),
+        ("availability", paths[0], availability_script(paths)),
+        (
+            "booking",
+            "/api/v1/bookings",
+            booking_script([ids[c] for c in INSTRUMENTS], far + timedelta(hours=8), token),
+        ),
+    ):
+        phases[name] = await asyncio.to_thread(
+            run_wrk, wrk, url, path, args.clients, args.wrk_seconds, script
+        )
+        log(f"wrk {name}: {phases[name]}")
+    healthz, availability = phases["healthz"]["requests_per_s"], phases["availability"]["requests_per_s"]
+    if healthz and availability:
+        phases["availability_vs_healthz"] = round(availability / healthz, 3)
+    return phases
+
+
 # --- what is asked --------------------------------------------------------------------------------
 
 
@@ -298,7 +445,8 @@ async def measure(args: argparse.Namespace, url: str, pid: int | None) -> dict[s
             "/api/v1/auth/token", data={"username": args.email, "password": args.password}
         )
         token.raise_for_status()
-        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        access_token = token.json()["access_token"]
+        headers = {"Authorization": f"Bearer {access_token}"}
         listed = await http.get("/api/v1/resources", params={"platform": "jinan-bio", "limit": 100})
         ids = {r["code"]: r["id"] for r in listed.json()["data"]}
     monday = first_monday(args.first_day)
@@ -346,6 +494,8 @@ async def measure(args: argparse.Namespace, url: str, pid: int | None) -> dict[s
         steady.cpu = None if before is None else (cpu_seconds(pid) or 0) - before
         phases["availability_paced"] = {"offered_per_s": args.paced_rate, **steady.summary({200})}
         log(f"availability_paced: {phases['availability_paced']}")
+    if args.wrk_seconds > 0:
+        phases["wrk"] = await wrk_phases(args, url, ids, access_token, monday)
     return phases
 
 
@@ -361,7 +511,9 @@ def main() -> None:
     parser.add_argument("--paced-rate", type=float, default=100, help="availability queries/s; 0 = skip")
     parser.add_argument("--paced-seconds", type=float, default=15)
     parser.add_argument("--max-seconds", type=float, default=120, help="cap per closed-loop phase")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the server")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes of the server")
+    parser.add_argument("--wrk-seconds", type=float, default=10, help="per wrk phase; 0 = no wrk phases")
+    parser.add_argument("--wrk-booking-week", type=int, default=60, help="weeks after --first-day wrk books")
     parser.add_argument("--first-day", default="2027-06-07", help="first booked week (Monday of it)")
     parser.add_argument("--email", default=OPERATOR[0])
     parser.add_argument("--password", default=OPERATOR[1])

@@ -349,6 +349,8 @@ def load_settings(path: Path) -> AgentSettings:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
     suffix = path.suffix.lower()
     try:
         if suffix in (".yaml", ".yml"):

@@ -20,6 +20,8 @@ def load_problem(path: str | Path) -> Problem:
         raise ProblemError([FieldError("", f"{path}: no such file")]) from None
     except OSError as exc:
         raise ProblemError([FieldError("", f"{path}: cannot be read ({exc.strerror})")]) from None
+    except UnicodeDecodeError:
+        raise ProblemError([FieldError("", f"{path}: not UTF-8 text")]) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -59,6 +61,8 @@ def load_json(path: str | Path, what: str) -> Any:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ProblemError([FieldError("", f"{what} {path}: no such file")]) from None
+    except UnicodeDecodeError:
+        raise ProblemError([FieldError("", f"{what} {path}: not UTF-8 text")]) from None
     except json.JSONDecodeError as exc:
         raise ProblemError(
             [

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from backend.http.deps import Caller, Limit, Offset, SessionDep, Writer
 from backend.models.billing import (
@@ -13,7 +15,7 @@ from backend.models.billing import (
     VoucherCreate,
     VoucherPublic,
 )
-from backend.models.common import Page
+from backend.models.common import FIRST_YEAR, LAST_YEAR, Id, Page
 from backend.services.money import invoices as invoice_service
 from backend.services.money import vouchers as voucher_service
 
@@ -25,8 +27,8 @@ invoices = APIRouter(prefix="/invoices", tags=["billing"])
 def list_vouchers(
     session: SessionDep,
     who: Caller,
-    organization_id: int | None = None,
-    year: int | None = None,
+    organization_id: Id | None = None,
+    year: Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR)] = None,
     offset: Offset = 0,
     limit: Limit = 50,
 ) -> Page[VoucherPublic]:
@@ -44,8 +46,8 @@ def create_voucher(write: Writer, who: Caller, data: VoucherCreate) -> VoucherPu
 def list_invoices(
     session: SessionDep,
     who: Caller,
-    platform_id: int | None = None,
-    organization_id: int | None = None,
+    platform_id: Id | None = None,
+    organization_id: Id | None = None,
     month: str | None = None,
     status: InvoiceStatus | None = None,
     offset: Offset = 0,
@@ -70,11 +72,11 @@ def settle(write: Writer, who: Caller, data: SettleRequest) -> SettleResult:
 
 
 @invoices.get("/{invoice_id}", response_model=InvoicePublic)
-def get_invoice(session: SessionDep, who: Caller, invoice_id: int) -> InvoicePublic:
+def get_invoice(session: SessionDep, who: Caller, invoice_id: Id) -> InvoicePublic:
     return invoice_service.to_public(session, invoice_service.get_invoice(session, who, invoice_id))
 
 
 @invoices.post("/{invoice_id}/pay", response_model=InvoicePublic)
-def mark_paid(write: Writer, who: Caller, invoice_id: int) -> InvoicePublic:
+def mark_paid(write: Writer, who: Caller, invoice_id: Id) -> InvoicePublic:
     with write() as session:
         return invoice_service.to_public(session, invoice_service.mark_paid(session, who, invoice_id))

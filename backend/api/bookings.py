@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -18,7 +17,7 @@ from backend.models.booking import (
     SeriesCreate,
     SeriesResult,
 )
-from backend.models.common import Page
+from backend.models.common import Id, Moment, Page
 from backend.models.waitlist import WaitlistEntry, WaitlistPublic
 from backend.services.bookings import lifecycle, queries, series, waitlist
 from backend.services.bookings.presentation import to_public
@@ -67,13 +66,13 @@ def create_series(write: Writer, who: Caller, data: SeriesCreate) -> SeriesResul
 def list_bookings(
     session: SessionDep,
     who: Caller,
-    platform_id: int | None = None,
-    resource_id: int | None = None,
+    platform_id: Id | None = None,
+    resource_id: Id | None = None,
     booking_status: Annotated[list[BookingStatus], Query(alias="status")] = [],  # noqa: B006
-    organization_id: int | None = None,
+    organization_id: Id | None = None,
     kind: BookingKind | None = None,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    start: Annotated[Moment | None, Query(alias="from")] = None,
+    end: Annotated[Moment | None, Query(alias="to")] = None,
     key_project: bool | None = None,
     overdue: Annotated[bool, Query(description="checked in but past the booked end")] = False,
     mine: Annotated[bool, Query(description="only bookings I made")] = False,
@@ -101,19 +100,19 @@ def list_bookings(
 
 
 @router.get("/bookings/queue", response_model=Page[BookingPublic])
-def approval_queue(session: SessionDep, who: Caller, platform_id: int | None = None) -> Page[BookingPublic]:
+def approval_queue(session: SessionDep, who: Caller, platform_id: Id | None = None) -> Page[BookingPublic]:
     """Requests awaiting a decision: green channel (key projects) first, then by SLA deadline."""
     rows = queries.approval_queue(session, who, platform_id)
     return Page(data=to_public(session, rows), count=len(rows))
 
 
 @router.get("/bookings/{booking_id}", response_model=BookingPublic)
-def get_booking(session: SessionDep, who: Caller, booking_id: int) -> BookingPublic:
+def get_booking(session: SessionDep, who: Caller, booking_id: Id) -> BookingPublic:
     return to_public(session, [queries.get_booking(session, who, booking_id)])[0]
 
 
 @router.get("/bookings/{booking_id}/events", response_model=list[BookingEventPublic])
-def booking_events(session: SessionDep, who: Caller, booking_id: int) -> list[BookingEventPublic]:
+def booking_events(session: SessionDep, who: Caller, booking_id: Id) -> list[BookingEventPublic]:
     """Every transition: who, when, from what to what, and why."""
     return [
         BookingEventPublic.model_validate(e, from_attributes=True)
@@ -127,7 +126,7 @@ def _reason(decision: Decision | None) -> str | None:
 
 @router.post("/bookings/{booking_id}/approve", response_model=BookingPublic)
 def approve_booking(
-    write: Writer, who: Caller, booking_id: int, decision: Decision | None = None
+    write: Writer, who: Caller, booking_id: Id, decision: Decision | None = None
 ) -> BookingPublic:
     """Approve a request (operator of its platform or admin)."""
     with write() as session:
@@ -136,7 +135,7 @@ def approve_booking(
 
 @router.post("/bookings/{booking_id}/reject", response_model=BookingPublic)
 def reject_booking(
-    write: Writer, who: Caller, booking_id: int, decision: Decision | None = None
+    write: Writer, who: Caller, booking_id: Id, decision: Decision | None = None
 ) -> BookingPublic:
     """Reject a request with a reason the SME sees (operator of its platform or admin)."""
     with write() as session:
@@ -145,7 +144,7 @@ def reject_booking(
 
 @router.post("/bookings/{booking_id}/cancel", response_model=BookingPublic)
 def cancel_booking(
-    write: Writer, who: Caller, booking_id: int, decision: Decision | None = None
+    write: Writer, who: Caller, booking_id: Id, decision: Decision | None = None
 ) -> BookingPublic:
     """Cancel a booking: its requester, or the platform with a reason; late cancellations carry a fee."""
     with write() as session:
@@ -154,7 +153,7 @@ def cancel_booking(
 
 @router.post("/bookings/{booking_id}/check-in", response_model=BookingPublic)
 def check_in_booking(
-    write: Writer, who: Caller, booking_id: int, decision: Decision | None = None
+    write: Writer, who: Caller, booking_id: Id, decision: Decision | None = None
 ) -> BookingPublic:
     """Check in at the start of an approved booking."""
     with write() as session:
@@ -163,7 +162,7 @@ def check_in_booking(
 
 @router.post("/bookings/{booking_id}/check-out", response_model=BookingPublic)
 def check_out_booking(
-    write: Writer, who: Caller, booking_id: int, decision: Decision | None = None
+    write: Writer, who: Caller, booking_id: Id, decision: Decision | None = None
 ) -> BookingPublic:
     """Check out at the end of the run: the booking is completed."""
     with write() as session:
@@ -176,7 +175,7 @@ class KeyProject(BaseModel):
 
 
 @router.post("/bookings/{booking_id}/key-project", response_model=BookingPublic)
-def key_project(write: Writer, who: Caller, booking_id: int, data: KeyProject) -> BookingPublic:
+def key_project(write: Writer, who: Caller, booking_id: Id, data: KeyProject) -> BookingPublic:
     """Green channel: an operator or admin flags (or unflags) a request as a key project."""
     with write() as session:
         booking = lifecycle.set_key_project(session, who, booking_id, data.key_project, data.reason)
@@ -184,11 +183,11 @@ def key_project(write: Writer, who: Caller, booking_id: int, data: KeyProject) -
 
 
 @router.get("/waitlist", response_model=list[WaitlistPublic])
-def list_waitlist(session: SessionDep, who: Caller, resource_id: int | None = None) -> list[WaitlistPublic]:
+def list_waitlist(session: SessionDep, who: Caller, resource_id: Id | None = None) -> list[WaitlistPublic]:
     return [waitlist_public(e) for e in waitlist.list_entries(session, who, resource_id)]
 
 
 @router.delete("/waitlist/{entry_id}", response_model=WaitlistPublic)
-def leave_waitlist(write: Writer, who: Caller, entry_id: int) -> WaitlistPublic:
+def leave_waitlist(write: Writer, who: Caller, entry_id: Id) -> WaitlistPublic:
     with write() as session:
         return waitlist_public(waitlist.leave(session, who, entry_id))

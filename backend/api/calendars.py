@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel
 
-from backend.http.deps import Caller, SessionDep, SettingsDep
+from backend.http.deps import CurrentUser, SessionDep, SettingsDep
+from backend.models.common import Id
 from backend.services.accounts.security import create_feed_token, feed_reader
 from backend.services.bookings import calendars as service
 
@@ -29,14 +30,18 @@ def _ics(body: bytes, filename: str, cache: str) -> Response:
 
 
 @router.get("/calendars/resources/{resource_id}.ics", response_class=Response, responses=_ICS_RESPONSE)
-def resource_calendar(session: SessionDep, resource_id: int) -> Response:
+def resource_calendar(session: SessionDep, resource_id: Id) -> Response:
     """Public busy calendar of a resource: booked slots and maintenance windows, without who or why."""
     return _ics(
         service.resource_feed(session, resource_id), f"resource-{resource_id}.ics", "public, max-age=60"
     )
 
 
-@router.get("/calendars/me.ics", response_class=Response, responses=_ICS_RESPONSE)
+@router.get(
+    "/calendars/me.ics",
+    response_class=Response,
+    responses={**_ICS_RESPONSE, 401: {"description": "bad or expired feed token, or account disabled"}},
+)
 def my_calendar(session: SessionDep, settings: SettingsDep, token: str) -> Response:
     """Personal feed: your organization's bookings (SME) or your platform's (operator). `token` is the feed
     token from `GET /me/calendar-url`; an access token does not work here."""
@@ -55,10 +60,11 @@ class CalendarUrl(BaseModel):
 
 
 @router.get("/me/calendar-url", response_model=CalendarUrl)
-def my_calendar_url(request: Request, settings: SettingsDep, who: Caller) -> CalendarUrl:
+def my_calendar_url(request: Request, settings: SettingsDep, user: CurrentUser) -> CalendarUrl:
     """A private URL to subscribe to in a calendar client. Anyone holding it can read the feed (only
-    the feed) until it expires; changing PILOTSHARE_SECRET_KEY revokes every such URL."""
-    token = create_feed_token(settings, who.user_id)
+    the feed) until it expires, the user's password changes or the account is deactivated; changing
+    PILOTSHARE_SECRET_KEY revokes every such URL."""
+    token = create_feed_token(settings, user)
     base = (settings.public_url or str(request.base_url)).rstrip("/")
     url = f"{base}/api/v1/calendars/me.ics?token={token}"
     return CalendarUrl(

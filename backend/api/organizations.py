@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend.http.deps import Caller, Limit, Offset, SessionDep
-from backend.models.common import Page
+from backend.http.deps import Caller, Limit, Offset, SearchText, SessionDep
+from backend.models.common import Id, Page
 from backend.models.organization import (
     OrganizationCreate,
     OrganizationPublic,
@@ -20,7 +20,7 @@ def list_organizations(
     session: SessionDep,
     who: Caller,
     kind: OrgKind | None = None,
-    q: str | None = None,
+    q: SearchText = None,
     offset: Offset = 0,
     limit: Limit = 50,
 ) -> Page[OrganizationPublic]:
@@ -34,17 +34,17 @@ def create_organization(session: SessionDep, who: Caller, data: OrganizationCrea
 
 
 @router.get("/{org_id}", response_model=OrganizationPublic)
-def get_organization(session: SessionDep, who: Caller, org_id: int) -> OrganizationPublic:
+def get_organization(session: SessionDep, who: Caller, org_id: Id) -> OrganizationPublic:
     return OrganizationPublic.model_validate(service.get_organization(session, who, org_id))
 
 
 @router.patch("/{org_id}", response_model=OrganizationPublic)
 def update_organization(
-    session: SessionDep, who: Caller, org_id: int, data: OrganizationUpdate
+    session: SessionDep, who: Caller, org_id: Id, data: OrganizationUpdate
 ) -> OrganizationPublic:
     return OrganizationPublic.model_validate(service.update_organization(session, who, org_id, data))
 
 
 @router.delete("/{org_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_organization(session: SessionDep, who: Caller, org_id: int) -> None:
+def delete_organization(session: SessionDep, who: Caller, org_id: Id) -> None:
     service.delete_organization(session, who, org_id)

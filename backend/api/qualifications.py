@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from backend.http.deps import Caller, Limit, Offset, SessionDep
-from backend.models.common import Page
+from backend.models.common import Id, Page
 from backend.models.qualification import QualificationCreate, QualificationPublic, QualificationUpdate
 from backend.services.catalog import qualifications as service
 
@@ -14,8 +14,8 @@ router = APIRouter(prefix="/qualifications", tags=["qualifications"])
 def list_qualifications(
     session: SessionDep,
     who: Caller,
-    user_id: int | None = None,
-    resource_id: int | None = None,
+    user_id: Id | None = None,
+    resource_id: Id | None = None,
     offset: Offset = 0,
     limit: Limit = 50,
 ) -> Page[QualificationPublic]:
@@ -30,11 +30,11 @@ def grant(session: SessionDep, who: Caller, data: QualificationCreate) -> Qualif
 
 @router.patch("/{qualification_id}", response_model=QualificationPublic)
 def update_qualification(
-    session: SessionDep, who: Caller, qualification_id: int, data: QualificationUpdate
+    session: SessionDep, who: Caller, qualification_id: Id, data: QualificationUpdate
 ) -> QualificationPublic:
     return service.to_public(service.update_qualification(session, who, qualification_id, data))
 
 
 @router.delete("/{qualification_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke(session: SessionDep, who: Caller, qualification_id: int) -> None:
+def revoke(session: SessionDep, who: Caller, qualification_id: Id) -> None:
     service.revoke(session, who, qualification_id)

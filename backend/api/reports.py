@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -18,6 +17,7 @@ from backend.http.deps import (
     get_current_user,
     get_page_principal,
 )
+from backend.models.common import Day, Moment
 from backend.services.accounts.security import principal_of
 from backend.services.compliance import reports as service
 from backend.services.compliance import utilization as utilization_service
@@ -50,12 +50,12 @@ def sharing_report(
     engine: EngineDep,
     settings: SettingsDep,
     who: Annotated[Principal | None, Depends(_reader)],
-    first: Annotated[date, Query(alias="from", description="first day, e.g. 2026-12-01")],
-    last: Annotated[date, Query(alias="to", description="last day (inclusive)")],
+    first: Annotated[Day, Query(alias="from", description="first day, e.g. 2026-12-01")],
+    last: Annotated[Day, Query(alias="to", description="last day (inclusive)")],
     platform: Annotated[str | None, Query(description="platform code; all you may see when omitted")] = None,
     format: Annotated[ReportFormat, Query(description="json, csv or html (printable)")] = ReportFormat.json,
     as_of: Annotated[
-        datetime | None, Query(description="count booked time up to this moment (default: now)")
+        Moment | None, Query(description="count booked time up to this moment (default: now)")
     ] = None,
     rubric: Annotated[str | None, Query(description="rubric id of the score (default: the setting)")] = None,
 ) -> Response:
@@ -77,8 +77,8 @@ def utilization_report(
     session: SessionDep,
     who: Caller,
     platform: Annotated[str, Query(description="platform code")],
-    first: Annotated[date, Query(alias="from", description="first day, e.g. 2026-12-01")],
-    last: Annotated[date, Query(alias="to", description="last day (inclusive)")],
+    first: Annotated[Day, Query(alias="from", description="first day, e.g. 2026-12-01")],
+    last: Annotated[Day, Query(alias="to", description="last day (inclusive)")],
     every: Annotated[Every, Query(description="day, week or month, in the platform's zone")] = Every.day,
 ) -> dict[str, Any]:
     """Per resource and period: opening hours (less maintenance), booked hours, measured use, and their

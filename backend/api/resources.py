@@ -1,15 +1,17 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel
 
+from backend.db import reading
 from backend.domain.errors import Invalid
 from backend.domain.intervals import Interval
-from backend.http.deps import Caller, EngineDep, Limit, Offset, SessionDep
-from backend.models.common import Page
+from backend.http.caching import conditional
+from backend.http.deps import Caller, City, EngineDep, Limit, Offset, SearchText, SessionDep
+from backend.models.common import Day, Id, Moment, Page
 from backend.models.rate import RateCardCreate, RateCardPublic, RateCardUpdate
 from backend.models.resource import (
     MaintenanceWindowCreate,
@@ -33,14 +35,14 @@ router = APIRouter(prefix="/resources", tags=["resources"])
 def search_resources(
     session: SessionDep,
     platform: Annotated[str | None, Query(description="platform code")] = None,
-    city: str | None = None,
+    city: City = None,
     kind: ResourceKind | None = None,
     status: ResourceStatus | None = None,
     capability: Annotated[list[str], Query(description="tag; repeat to require several")] = [],  # noqa: B006
     attr: Annotated[
         list[str], Query(description="volume_l:10..100, volume_l:10.., volume_l:..100 or grade:D; repeatable")
     ] = [],  # noqa: B006
-    q: Annotated[str | None, Query(description="free text in Chinese or English names, codes, tags")] = None,
+    q: SearchText = None,
     offset: Offset = 0,
     limit: Limit = 50,
 ) -> Page[ResourcePublic]:
@@ -66,19 +68,19 @@ def create_resource(session: SessionDep, who: Caller, data: ResourceCreate) -> R
 
 
 @router.get("/{resource_id}", response_model=ResourcePublic)
-def get_resource(session: SessionDep, resource_id: int) -> ResourcePublic:
+def get_resource(session: SessionDep, resource_id: Id) -> ResourcePublic:
     return service.to_public(session, [service.get_resource(session, resource_id)])[0]
 
 
 @router.patch("/{resource_id}", response_model=ResourcePublic)
 def update_resource(
-    session: SessionDep, who: Caller, resource_id: int, data: ResourceUpdate
+    session: SessionDep, who: Caller, resource_id: Id, data: ResourceUpdate
 ) -> ResourcePublic:
     return service.to_public(session, [service.update_resource(session, who, resource_id, data)])[0]
 
 
 @router.delete("/{resource_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_resource(session: SessionDep, who: Caller, resource_id: int) -> None:
+def delete_resource(session: SessionDep, who: Caller, resource_id: Id) -> None:
     service.delete_resource(session, who, resource_id)
 
 
@@ -97,39 +99,29 @@ class Availability(BaseModel):
     free: list[FreeInterval]
 
 
-@router.get("/{resource_id}/availability", response_model=Availability)
+@router.get(
+    "/{resource_id}/availability",
+    response_model=Availability,
+    responses={304: {"description": "unchanged since the `ETag` given in `If-None-Match`"}},
+)
 def availability(
-    session: SessionDep,
-    resource_id: int,
-    start: Annotated[datetime, Query(alias="from", description="ISO 8601 with zone")],
-    end: Annotated[datetime, Query(alias="to", description="ISO 8601 with zone")],
-) -> Availability:
-    """Free intervals in the platform's time zone: opening hours minus maintenance windows and bookings."""
-    for name, value in (("from", start), ("to", end)):
-        if value.tzinfo is None:
-            raise Invalid(name, "give a time zone, e.g. 2026-12-01T08:00:00+08:00")
+    request: Request,
+    engine: EngineDep,
+    resource_id: Id,
+    start: Annotated[Moment, Query(alias="from", description="ISO 8601 with zone")],
+    end: Annotated[Moment, Query(alias="to", description="ISO 8601 with zone")],
+) -> Response:
+    """Free intervals in the platform's time zone: opening hours minus maintenance windows and bookings.
+    Answers carry an `ETag`; sending it back in `If-None-Match` gives 304 while nothing changed."""
     if end <= start:
         raise Invalid("to", "must be after from")
-    resource, zone, free = availability_service.availability(session, resource_id, Interval(start, end))
-    return Availability(
-        resource_id=resource_id,
-        resource=resource.code,
-        timezone=str(zone),
-        start=start.astimezone(zone),
-        end=end.astimezone(zone),
-        free=[
-            FreeInterval(
-                start=iv.start.astimezone(zone),
-                end=iv.end.astimezone(zone),
-                minutes=int(iv.duration.total_seconds() // 60),
-            )
-            for iv in free
-        ],
-    )
+    with reading(engine) as connection:
+        body = availability_service.availability(connection, resource_id, Interval(start, end)).as_json()
+    return conditional(request, body, cache="public, max-age=0, must-revalidate")
 
 
 @router.get("/{resource_id}/maintenance", response_model=list[MaintenanceWindowPublic])
-def list_maintenance(session: SessionDep, resource_id: int) -> list[MaintenanceWindowPublic]:
+def list_maintenance(session: SessionDep, resource_id: Id) -> list[MaintenanceWindowPublic]:
     return [MaintenanceWindowPublic.model_validate(m) for m in service.list_maintenance(session, resource_id)]
 
 
@@ -137,7 +129,7 @@ def list_maintenance(session: SessionDep, resource_id: int) -> list[MaintenanceW
     "/{resource_id}/maintenance", response_model=MaintenanceWindowAdded, status_code=status.HTTP_201_CREATED
 )
 def add_maintenance(
-    engine: EngineDep, who: Caller, resource_id: int, data: MaintenanceWindowCreate
+    engine: EngineDep, who: Caller, resource_id: Id, data: MaintenanceWindowCreate
 ) -> MaintenanceWindowAdded:
     """Add a maintenance window. When it lies over bookings, they are listed in `affected_bookings` and
     a repair moving them is proposed (`repair`; apply it with `POST /schedule/repairs/{id}/apply`)."""
@@ -149,15 +141,15 @@ def add_maintenance(
 
 
 @router.delete("/{resource_id}/maintenance/{window_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_maintenance(session: SessionDep, who: Caller, resource_id: int, window_id: int) -> None:
+def delete_maintenance(session: SessionDep, who: Caller, resource_id: Id, window_id: Id) -> None:
     service.delete_maintenance(session, who, resource_id, window_id)
 
 
 @router.get("/{resource_id}/rates", response_model=Page[RateCardPublic])
 def list_rates(
     session: SessionDep,
-    resource_id: int,
-    on: Annotated[date | None, Query(description="only rates valid on this day")] = None,
+    resource_id: Id,
+    on: Annotated[Day | None, Query(description="only rates valid on this day")] = None,
 ) -> Page[RateCardPublic]:
     """The published fee standard; public, as the programme asks."""
     cards = rate_service.list_rates(session, resource_id, on)
@@ -165,17 +157,17 @@ def list_rates(
 
 
 @router.post("/{resource_id}/rates", response_model=RateCardPublic, status_code=status.HTTP_201_CREATED)
-def create_rate(session: SessionDep, who: Caller, resource_id: int, data: RateCardCreate) -> RateCardPublic:
+def create_rate(session: SessionDep, who: Caller, resource_id: Id, data: RateCardCreate) -> RateCardPublic:
     return RateCardPublic.model_validate(rate_service.create_rate(session, who, resource_id, data))
 
 
 @router.patch("/{resource_id}/rates/{rate_id}", response_model=RateCardPublic)
 def update_rate(
-    session: SessionDep, who: Caller, resource_id: int, rate_id: int, data: RateCardUpdate
+    session: SessionDep, who: Caller, resource_id: Id, rate_id: Id, data: RateCardUpdate
 ) -> RateCardPublic:
     return RateCardPublic.model_validate(rate_service.update_rate(session, who, resource_id, rate_id, data))
 
 
 @router.delete("/{resource_id}/rates/{rate_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_rate(session: SessionDep, who: Caller, resource_id: int, rate_id: int) -> None:
+def delete_rate(session: SessionDep, who: Caller, resource_id: Id, rate_id: Id) -> None:
     rate_service.delete_rate(session, who, resource_id, rate_id)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 from fastapi.concurrency import run_in_threadpool
 
 from backend.http.deps import Caller, EngineDep, Limit, Offset, SessionDep, Writer
-from backend.models.common import Page
+from backend.models.common import Id, Page
 from backend.models.schedule import (
     RepairCause,
     RepairDecision,
@@ -34,19 +34,19 @@ async def create_schedule_run(engine: EngineDep, who: Caller, data: ScheduleRunC
 
 @router.get("/schedule/runs", response_model=Page[ScheduleRunPublic])
 def list_schedule_runs(
-    session: SessionDep, who: Caller, platform_id: int | None = None, offset: Offset = 0, limit: Limit = 50
+    session: SessionDep, who: Caller, platform_id: Id | None = None, offset: Offset = 0, limit: Limit = 50
 ) -> Page[ScheduleRunPublic]:
     rows, count = runs.list_runs(session, who, platform_id, offset, limit)
     return Page(data=[ScheduleRunPublic.model_validate(r, from_attributes=True) for r in rows], count=count)
 
 
 @router.get("/schedule/runs/{run_id}", response_model=ScheduleRunPublic)
-def get_schedule_run(session: SessionDep, who: Caller, run_id: int) -> ScheduleRunPublic:
+def get_schedule_run(session: SessionDep, who: Caller, run_id: Id) -> ScheduleRunPublic:
     return ScheduleRunPublic.model_validate(runs.get_run(session, who, run_id), from_attributes=True)
 
 
 @router.get("/schedule/runs/{run_id}/problem")
-def get_schedule_problem(session: SessionDep, who: Caller, run_id: int) -> dict[str, Any]:
+def get_schedule_problem(session: SessionDep, who: Caller, run_id: Id) -> dict[str, Any]:
     """The exact problem file the run solved: `pilotshare schedule solve` on it reproduces the plan."""
     return runs.get_run(session, who, run_id).problem
 
@@ -86,7 +86,7 @@ async def create_schedule_repair(
 def list_schedule_repairs(
     session: SessionDep,
     who: Caller,
-    platform_id: int | None = None,
+    platform_id: Id | None = None,
     repair_status: Annotated[RepairStatus | None, Query(alias="status")] = None,
     offset: Offset = 0,
     limit: Limit = 50,
@@ -96,13 +96,13 @@ def list_schedule_repairs(
 
 
 @router.get("/schedule/repairs/{repair_id}", response_model=ScheduleRepairPublic)
-def get_schedule_repair(session: SessionDep, who: Caller, repair_id: int) -> ScheduleRepairPublic:
+def get_schedule_repair(session: SessionDep, who: Caller, repair_id: Id) -> ScheduleRepairPublic:
     return repair_public(repairs.get_repair(session, who, repair_id))
 
 
 @router.post("/schedule/repairs/{repair_id}/apply", response_model=ScheduleRepairPublic)
 def apply_schedule_repair(
-    write: Writer, who: Caller, repair_id: int, decision: RepairDecision | None = None
+    write: Writer, who: Caller, repair_id: Id, decision: RepairDecision | None = None
 ) -> ScheduleRepairPublic:
     """Move the bookings as proposed, all or nothing, each new slot judged again as of now; the SMEs
     are told their new time. A booking changed since the proposal makes it stale: 409, propose again."""
@@ -112,7 +112,7 @@ def apply_schedule_repair(
 
 @router.post("/schedule/repairs/{repair_id}/dismiss", response_model=ScheduleRepairPublic)
 def dismiss_schedule_repair(
-    write: Writer, who: Caller, repair_id: int, decision: RepairDecision | None = None
+    write: Writer, who: Caller, repair_id: Id, decision: RepairDecision | None = None
 ) -> ScheduleRepairPublic:
     with write() as session:
         return repair_public(repairs.dismiss(session, who, repair_id, decision.reason if decision else None))

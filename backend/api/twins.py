@@ -5,15 +5,25 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from backend.http.deps import Caller, EngineDep, InfluxDep, Limit, Offset, SessionDep, Writer
-from backend.models.common import Page
+from backend.http.deps import (
+    Caller,
+    CurrentUser,
+    EngineDep,
+    InfluxDep,
+    Limit,
+    Offset,
+    SessionDep,
+    Writer,
+    still_holding,
+)
+from backend.models.common import Id, Moment, Page
 from backend.models.twin import AlarmPublic, DesiredUpdate, TelemetrySeries, TwinPublic
 from backend.models.types import utcnow
 from backend.services.telemetry import series as telemetry_service
@@ -23,13 +33,13 @@ router = APIRouter(tags=["twins"])
 
 
 @router.get("/resources/{resource_id}/twin", response_model=TwinPublic)
-def get_twin(resource_id: int, session: SessionDep, who: Caller) -> TwinPublic:
+def get_twin(resource_id: Id, session: SessionDep, who: Caller) -> TwinPublic:
     """Staff of the platform, admins and auditors; an SME while its own booking of the resource runs."""
     return service.get_twin(session, who, resource_id)
 
 
 @router.patch("/resources/{resource_id}/twin/desired", response_model=TwinPublic)
-def set_desired(resource_id: int, body: DesiredUpdate, write: Writer, who: Caller) -> TwinPublic:
+def set_desired(resource_id: Id, body: DesiredUpdate, write: Writer, who: Caller) -> TwinPublic:
     """Operator of the platform or admin. A null value removes the field from `desired`."""
     with write() as session:
         return service.set_desired(session, who, resource_id, body.desired)
@@ -37,13 +47,13 @@ def set_desired(resource_id: int, body: DesiredUpdate, write: Writer, who: Calle
 
 @router.get("/resources/{resource_id}/telemetry", response_model=TelemetrySeries)
 def get_telemetry(
-    resource_id: int,
+    resource_id: Id,
     session: SessionDep,
     influx: InfluxDep,
     who: Caller,
     field: Annotated[str, Query(min_length=1, max_length=64, description="signal name")],
-    from_: Annotated[datetime | None, Query(alias="from", description="default: an hour before `to`")] = None,
-    to: Annotated[datetime | None, Query(description="default: now")] = None,
+    from_: Annotated[Moment | None, Query(alias="from", description="default: an hour before `to`")] = None,
+    to: Annotated[Moment | None, Query(description="default: now")] = None,
     every: Annotated[str | None, Query(description="average per interval, e.g. 10s, 1m, 1h")] = None,
 ) -> TelemetrySeries:
     """Raw samples, or means per `every`. An SME gets only the parts inside its own bookings."""
@@ -56,9 +66,9 @@ def list_alarms(
     who: Caller,
     offset: Offset = 0,
     limit: Limit = 100,
-    resource_id: int | None = None,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    resource_id: Id | None = None,
+    from_: Annotated[Moment | None, Query(alias="from")] = None,
+    to: Moment | None = None,
 ) -> Page[AlarmPublic]:
     """Alarms and faults the instruments reported, newest first (staff and auditors)."""
     rows, count = service.list_alarms(session, who, resource_id, from_, to, offset, limit)
@@ -69,18 +79,23 @@ def _event(twin: TwinPublic) -> str:
     return f"event: twin\nid: {twin.resource_id}:{twin.version}\ndata: {twin.model_dump_json()}\n\n"
 
 
-@router.get("/stream/twins")
+@router.get(
+    "/stream/twins",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "server-sent events"}},
+)
 async def stream_twins(
     request: Request,
     engine: EngineDep,
-    who: Caller,
+    user: CurrentUser,
     poll_seconds: Annotated[float, Query(ge=0.2, le=30)] = 1.0,
     max_seconds: Annotated[float, Query(gt=0, le=3600, description="then the stream ends; reconnect")] = 600,
 ) -> StreamingResponse:
     """Server-sent events, one `twin` event (the whole twin as JSON) per change the caller may see.
 
     Every replica polls the database for twins whose version changed, so any replica serves any
-    client and nothing lives in one process.
+    client and nothing lives in one process. Each poll checks the caller again: once its token has
+    ended (password changed, account deactivated) the stream sends `event: end` and closes.
     """
 
     async def events() -> AsyncIterator[str]:
@@ -91,6 +106,10 @@ async def stream_twins(
         yield ": twins stream\n\n"
         while time.monotonic() < ends and not await request.is_disconnected():
             polled_at = utcnow()
+            who = await run_in_threadpool(still_holding, engine, user)
+            if who is None:
+                yield 'event: end\ndata: {"reason": "session ended"}\n\n'
+                return
             # Overlap the windows a little: a transaction may commit an older updated_at late.
             changed = await run_in_threadpool(
                 service.changed_twins, engine, who, since - timedelta(seconds=5), sent

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from backend.domain.errors import Invalid
 from backend.http.deps import Caller, Limit, Offset, SessionDep
-from backend.models.common import Page
+from backend.models.common import Id, Moment, Page
 from backend.models.types import utcnow
 from backend.models.usage import BookingUsage, UsageSessionPublic
 from backend.services.telemetry import usage_reading as service
@@ -19,21 +18,16 @@ router = APIRouter(tags=["usage"])
 DEFAULT_DAYS = 30
 
 
-def _aware(name: str, value: datetime | None) -> None:
-    if value is not None and value.tzinfo is None:
-        raise Invalid(name, "give a time zone, e.g. 2026-12-01T08:00:00+08:00")
-
-
 @router.get("/usage-sessions", response_model=Page[UsageSessionPublic])
 def list_usage_sessions(
     session: SessionDep,
     who: Caller,
-    from_: Annotated[datetime | None, Query(alias="from", description="default: 30 days before `to`")] = None,
-    to: Annotated[datetime | None, Query(description="default: now")] = None,
-    platform_id: int | None = None,
+    from_: Annotated[Moment | None, Query(alias="from", description="default: 30 days before `to`")] = None,
+    to: Annotated[Moment | None, Query(description="default: now")] = None,
+    platform_id: Id | None = None,
     platform: Annotated[str | None, Query(max_length=64, description="platform code")] = None,
-    resource_id: int | None = None,
-    organization_id: int | None = None,
+    resource_id: Id | None = None,
+    organization_id: Id | None = None,
     booked: Annotated[bool | None, Query(description="true: in a booking; false: unbooked use")] = None,
     include_short: Annotated[bool, Query(description="also flickers shorter than the minimum")] = False,
     offset: Offset = 0,
@@ -41,8 +35,6 @@ def list_usage_sessions(
 ) -> Page[UsageSessionPublic]:
     """Actual use measured from the instruments' `state` signal, clipped to `[from, to)`, oldest first.
     Operators see their platform's, SMEs their organization's booked sessions, admins and auditors all."""
-    _aware("from", from_)
-    _aware("to", to)
     end = to or utcnow()
     start = from_ or end - timedelta(days=DEFAULT_DAYS)
     rows, count = service.list_sessions(
@@ -57,7 +49,7 @@ def list_usage_sessions(
 
 
 @router.get("/bookings/{booking_id}/usage", response_model=BookingUsage)
-def booking_usage(session: SessionDep, who: Caller, booking_id: int) -> BookingUsage:
+def booking_usage(session: SessionDep, who: Caller, booking_id: Id) -> BookingUsage:
     """Booked vs actual: minutes booked and used, early/late start, overrun, unbooked use next to it,
     no-show. Whoever may see the booking may see this."""
     return service.usage_of_booking(session, who, booking_id)

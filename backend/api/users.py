@@ -3,8 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from backend.domain.access import Role
-from backend.http.deps import Caller, Limit, Offset, SessionDep
-from backend.models.common import Page
+from backend.http.deps import Caller, Limit, Offset, SearchText, SessionDep, Writer
+from backend.models.common import Id, Page
 from backend.models.user import UserCreate, UserPublic, UserUpdate
 from backend.services.accounts import users as service
 
@@ -16,8 +16,8 @@ def list_users(
     session: SessionDep,
     who: Caller,
     role: Role | None = None,
-    organization_id: int | None = None,
-    q: str | None = None,
+    organization_id: Id | None = None,
+    q: SearchText = None,
     offset: Offset = 0,
     limit: Limit = 50,
 ) -> Page[UserPublic]:
@@ -31,10 +31,12 @@ def create_user(session: SessionDep, who: Caller, data: UserCreate) -> UserPubli
 
 
 @router.get("/{user_id}", response_model=UserPublic)
-def get_user(session: SessionDep, who: Caller, user_id: int) -> UserPublic:
+def get_user(session: SessionDep, who: Caller, user_id: Id) -> UserPublic:
     return UserPublic.model_validate(service.get_user(session, who, user_id))
 
 
 @router.patch("/{user_id}", response_model=UserPublic)
-def update_user(session: SessionDep, who: Caller, user_id: int, data: UserUpdate) -> UserPublic:
-    return UserPublic.model_validate(service.update_user(session, who, user_id, data))
+def update_user(write: Writer, who: Caller, user_id: Id, data: UserUpdate) -> UserPublic:
+    """Admins only. A new password or a deactivation ends the user's tokens; the last active admin stays."""
+    with write() as session:
+        return UserPublic.model_validate(service.update_user(session, who, user_id, data))

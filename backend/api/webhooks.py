@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from backend.http.deps import Caller, SessionDep, SettingsDep
-from backend.models.common import Page
+from backend.models.common import Id, Page
 from backend.models.webhook import Webhook, WebhookCreate, WebhookCreated, WebhookPublic
 from backend.services.notifications import webhooks as service
 
@@ -16,7 +16,7 @@ def _public(hook: Webhook) -> WebhookPublic:
 
 @router.post("", response_model=WebhookCreated, status_code=status.HTTP_201_CREATED)
 def create_webhook(
-    session: SessionDep, who: Caller, settings: SettingsDep, platform_id: int, data: WebhookCreate
+    session: SessionDep, who: Caller, settings: SettingsDep, platform_id: Id, data: WebhookCreate
 ) -> WebhookCreated:
     """Subscribe a URL to the platform's booking events. Each call is a JSON POST signed with
     `X-PilotShare-Signature: sha256=<HMAC-SHA256 of the body>`; the secret is shown only in this answer."""
@@ -25,11 +25,11 @@ def create_webhook(
 
 
 @router.get("", response_model=Page[WebhookPublic])
-def list_webhooks(session: SessionDep, who: Caller, platform_id: int) -> Page[WebhookPublic]:
+def list_webhooks(session: SessionDep, who: Caller, platform_id: Id) -> Page[WebhookPublic]:
     rows = service.list_webhooks(session, who, platform_id)
     return Page(data=[_public(h) for h in rows], count=len(rows))
 
 
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_webhook(session: SessionDep, who: Caller, platform_id: int, webhook_id: int) -> None:
+def delete_webhook(session: SessionDep, who: Caller, platform_id: Id, webhook_id: Id) -> None:
     service.delete_webhook(session, who, platform_id, webhook_id)

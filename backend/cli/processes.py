@@ -151,7 +151,7 @@ def api(
         workers=workers,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
-        forwarded_allow_ips="*",
+        forwarded_allow_ips=settings.trusted_proxies,
     )
 
 

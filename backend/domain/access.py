@@ -1,7 +1,8 @@
 """Who may do what. Pure rules over a `Principal`, shared by every service.
 
 - admin: everything.
-- operator: manages the catalog, qualifications and requests of one platform.
+- operator: manages the catalog, qualifications and requests of one platform; sees the people and
+  organizations its platform serves (they booked, wait, are qualified or have a quota there), not others.
 - sme: a member of one SME organization; sees that organization's private data only.
 - auditor: reads everything, writes nothing.
 """
@@ -53,16 +54,26 @@ def ensure_manages_platform(who: Principal, platform_id: int) -> None:
         raise AccessDenied("only an operator of this platform (or an administrator) may change it")
 
 
-def can_see_organization(who: Principal, organization_id: int | None) -> bool:
-    """Private data of an organization (members, qualifications, later bookings and invoices)."""
-    if who.role in (Role.admin, Role.auditor, Role.operator):
+def can_see_organization(who: Principal, organization_id: int | None, served: bool = False) -> bool:
+    """Private data of an organization (members, qualifications, bookings and invoices). `served`: the
+    caller's platform serves the organization (booked, waiting, qualified or given a quota there),
+    which is as far as an operator's work reaches."""
+    if who.role in (Role.admin, Role.auditor):
         return True
+    if who.role is Role.operator:
+        return served
     return organization_id is not None and who.organization_id == organization_id
 
 
-def ensure_sees_organization(who: Principal, organization_id: int | None) -> None:
-    if not can_see_organization(who, organization_id):
+def ensure_sees_organization(who: Principal, organization_id: int | None, served: bool = False) -> None:
+    if not can_see_organization(who, organization_id, served):
         raise AccessDenied("this belongs to another organization")
+
+
+def ensure_reads_platform(who: Principal, platform_id: int) -> None:
+    """Platform-private records (quotas, webhooks, queues): its staff, admins and auditors."""
+    if who.role is Role.operator and who.platform_id != platform_id:
+        raise AccessDenied("this belongs to another platform")
 
 
 NOBODY = -1  # an id no row has: a scope that names it lets nothing through

@@ -29,6 +29,14 @@ class Unavailable(DomainError):
     """A service the use case needs (InfluxDB, the broker) does not answer; trying again later may work."""
 
 
+class Throttled(DomainError):
+    """Too many attempts lately; `retry_after` says in how many seconds to try again."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
 class Invalid(DomainError):
     """Input that is well-formed but breaks a rule; `field` names what to fix."""
 

@@ -25,7 +25,7 @@ from backend.models.telemetry_checks import (
 )
 from backend.models.twin import Alarm, Twin
 from backend.models.usage import UsageCursor, UsageSession
-from backend.models.user import User
+from backend.models.user import LoginFailure, User
 from backend.models.waitlist import WaitlistEntry
 from backend.models.webhook import Webhook
 
@@ -38,6 +38,7 @@ __all__ = [
     "IngestGauge",
     "Invoice",
     "InvoiceLine",
+    "LoginFailure",
     "MaintenanceWindow",
     "Organization",
     "OutboxMessage",

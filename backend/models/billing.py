@@ -13,6 +13,7 @@ from pydantic import model_validator
 from sqlalchemy import Numeric, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from backend.models.common import DB_INT_MAX, Id
 from backend.models.types import UTCDateTime, utcnow
 
 
@@ -22,7 +23,7 @@ class InvoiceStatus(StrEnum):
 
 
 class VoucherBase(SQLModel):
-    organization_id: int = Field(foreign_key="organization.id", index=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True, ge=1, le=DB_INT_MAX)
     number: str = Field(min_length=1, max_length=64, description="the issuer's voucher number")
     issuer: str = Field(min_length=1, max_length=100, description='e.g. "Shandong province", "Jinan city"')
     year: int = Field(ge=2000, le=2100)
@@ -100,7 +101,7 @@ class VoucherRedemption(SQLModel, table=True):
 
 
 class SettleRequest(SQLModel):
-    platform_id: int
+    platform_id: Id
     month: str = Field(description="YYYY-MM, in the platform's time zone")
 
 

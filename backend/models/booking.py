@@ -8,7 +8,7 @@ write lock before it checks (BEGIN IMMEDIATE), so check and insert are one step.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -19,8 +19,12 @@ from sqlalchemy import JSON, Numeric, String
 from sqlmodel import Field, SQLModel
 
 from backend.domain.bookings import BookingStatus
+from backend.models.common import Id, Moment
 from backend.models.rate import UserClass
 from backend.models.types import UTCDateTime, utcnow
+
+MAX_FLEXIBLE_WINDOW_DAYS = 31
+"""A flexible request waits for the optimizer, which plans at most a couple of months ahead."""
 
 
 class BookingKind(StrEnum):
@@ -113,15 +117,17 @@ class BookingCreate(Declaration):
     """A fixed slot (`resource_id`, `start`, `end`) or a flexible request (`duration_minutes`,
     `window_start`, `window_end`, and `candidates` or `capability`)."""
 
-    resource_id: int | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-    duration_minutes: int | None = PydanticField(default=None, gt=0, le=60 * 24 * 31)
-    window_start: datetime | None = None
-    window_end: datetime | None = None
-    candidates: list[int] | None = PydanticField(default=None, description="resource ids; any one will do")
+    resource_id: Id | None = None
+    start: Moment | None = None
+    end: Moment | None = None
+    duration_minutes: int | None = PydanticField(default=None, gt=0, le=MAX_FLEXIBLE_WINDOW_DAYS * 24 * 60)
+    window_start: Moment | None = None
+    window_end: Moment | None = None
+    candidates: list[Id] | None = PydanticField(
+        default=None, max_length=100, description="resource ids; any one will do"
+    )
     capability: str | None = PydanticField(default=None, max_length=64)
-    platform_id: int | None = PydanticField(default=None, description="for a flexible request by capability")
+    platform_id: Id | None = PydanticField(default=None, description="for a flexible request by capability")
     waitlist: bool = PydanticField(
         default=False, description="if the slot is taken, wait for it instead of 409"
     )
@@ -154,6 +160,8 @@ class BookingCreate(Declaration):
             raise ValueError("window_start: a flexible request needs window_start and window_end")
         if self.window_end <= self.window_start:
             raise ValueError("window_end: must be after window_start")
+        if self.window_end - self.window_start > timedelta(days=MAX_FLEXIBLE_WINDOW_DAYS):
+            raise ValueError(f"window_end: a flexible window spans at most {MAX_FLEXIBLE_WINDOW_DAYS} days")
         if (self.window_end - self.window_start).total_seconds() < self.duration_minutes * 60:
             raise ValueError("duration_minutes: longer than the window")
         if not self.candidates and not self.capability and self.resource_id is None:
@@ -166,9 +174,9 @@ class BookingCreate(Declaration):
 
 
 class SeriesCreate(Declaration):
-    resource_id: int
-    start: datetime
-    end: datetime
+    resource_id: Id
+    start: Moment
+    end: Moment
     recurrence: str = PydanticField(
         description="RFC 5545 rule, e.g. FREQ=WEEKLY;BYDAY=MO,WE;COUNT=8 (at most 200 occurrences, one year)",
         max_length=500,

@@ -9,8 +9,14 @@ from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel
 
 from backend.domain.opening_hours import parse_weekly_hours
-from backend.models.common import Code, Name
+from backend.models.common import DB_INT_MAX, Code, Finite, Id, Name
 from backend.models.types import UTCDateTime, utcnow
+
+MAX_SLA_HOURS = 30 * 24
+"""A platform that takes more than a month to decide on a request is not sharing its equipment."""
+MAX_NOTICE_HOURS = 366 * 24
+MAX_QUOTA_HOURS = 100_000
+"""Hours an organization may book per month on a platform, summed over its resources (744 per resource)."""
 
 
 def _known_zone(value: str) -> str:
@@ -29,26 +35,28 @@ class PlatformBase(SQLModel):
     industry_en: str | None = Field(default=None, max_length=200)
     zone: str | None = Field(default=None, max_length=200, description="industrial park or development zone")
     timezone: str = Field(default="Asia/Shanghai", max_length=64)
-    owner_org_id: int | None = Field(default=None, foreign_key="organization.id")
+    owner_org_id: int | None = Field(default=None, foreign_key="organization.id", ge=1, le=DB_INT_MAX)
     description: str | None = Field(default=None, max_length=4000)
     published: bool = True
     opening_hours: dict[str, Any] | None = Field(
         default=None, sa_type=JSON, description="default weekly hours of its resources; null = always open"
     )
-    sla_hours: float = Field(default=24, gt=0, description="time to decide on an ordinary request")
-    green_sla_hours: float = Field(
-        default=4, gt=0, description="time to decide on a key project (green channel)"
+    sla_hours: Finite = Field(
+        default=24, gt=0, le=MAX_SLA_HOURS, description="time to decide on an ordinary request"
     )
-    cancellation_free_hours: float = Field(
-        default=24, ge=0, description="free cancellation up to this before start"
+    green_sla_hours: Finite = Field(
+        default=4, gt=0, le=MAX_SLA_HOURS, description="time to decide on a key project (green channel)"
     )
-    cancellation_fee_percent: float = Field(
+    cancellation_free_hours: Finite = Field(
+        default=24, ge=0, le=MAX_NOTICE_HOURS, description="free cancellation up to this before start"
+    )
+    cancellation_fee_percent: Finite = Field(
         default=50, ge=0, le=100, description="share of the price charged later"
     )
-    default_quota_hours: float | None = Field(
-        default=None, ge=0, description="hours per org per month; null = none"
+    default_quota_hours: Finite | None = Field(
+        default=None, ge=0, le=MAX_QUOTA_HOURS, description="hours per org per month; null = none"
     )
-    check_in_early_minutes: int = Field(default=30, ge=0)
+    check_in_early_minutes: int = Field(default=30, ge=0, le=24 * 60)
 
     @field_validator("timezone")
     @classmethod
@@ -81,16 +89,16 @@ class PlatformUpdate(SQLModel):
     industry_en: str | None = None
     zone: str | None = None
     timezone: str | None = None
-    owner_org_id: int | None = None
-    description: str | None = None
+    owner_org_id: Id | None = None
+    description: str | None = Field(default=None, max_length=4000)
     published: bool | None = None
     opening_hours: dict[str, Any] | None = None
-    sla_hours: float | None = Field(default=None, gt=0)
-    green_sla_hours: float | None = Field(default=None, gt=0)
-    cancellation_free_hours: float | None = Field(default=None, ge=0)
-    cancellation_fee_percent: float | None = Field(default=None, ge=0, le=100)
-    default_quota_hours: float | None = Field(default=None, ge=0)
-    check_in_early_minutes: int | None = Field(default=None, ge=0)
+    sla_hours: Finite | None = Field(default=None, gt=0, le=MAX_SLA_HOURS)
+    green_sla_hours: Finite | None = Field(default=None, gt=0, le=MAX_SLA_HOURS)
+    cancellation_free_hours: Finite | None = Field(default=None, ge=0, le=MAX_NOTICE_HOURS)
+    cancellation_fee_percent: Finite | None = Field(default=None, ge=0, le=100)
+    default_quota_hours: Finite | None = Field(default=None, ge=0, le=MAX_QUOTA_HOURS)
+    check_in_early_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
 
     @field_validator("timezone")
     @classmethod

@@ -7,12 +7,13 @@ from datetime import datetime
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from backend.models.common import DB_INT_MAX, Moment
 from backend.models.types import UTCDateTime, utcnow
 
 
 class QualificationBase(SQLModel):
-    user_id: int = Field(foreign_key="app_user.id", index=True)
-    resource_id: int = Field(foreign_key="resource.id", index=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True, ge=1, le=DB_INT_MAX)
+    resource_id: int = Field(foreign_key="resource.id", index=True, ge=1, le=DB_INT_MAX)
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     note: str | None = Field(default=None, max_length=500)
 
@@ -26,12 +27,12 @@ class Qualification(QualificationBase, table=True):
 
 
 class QualificationCreate(QualificationBase):
-    pass
+    expires_at: Moment | None = None
 
 
 class QualificationUpdate(SQLModel):
-    expires_at: datetime | None = None
-    note: str | None = None
+    expires_at: Moment | None = None
+    note: str | None = Field(default=None, max_length=500)
 
 
 class QualificationPublic(QualificationBase):

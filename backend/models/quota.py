@@ -7,6 +7,9 @@ from pydantic import Field as PydanticField
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from backend.models.common import Finite, Id
+from backend.models.platform import MAX_QUOTA_HOURS
+
 
 class Quota(SQLModel, table=True):
     """Hours per calendar month an organization may book on a platform (overrides the platform default)."""
@@ -20,5 +23,5 @@ class Quota(SQLModel, table=True):
 
 
 class QuotaSet(BaseModel):
-    organization_id: int
-    hours_per_month: float | None = PydanticField(ge=0)
+    organization_id: Id
+    hours_per_month: Finite | None = PydanticField(ge=0, le=MAX_QUOTA_HOURS)

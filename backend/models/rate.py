@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -10,6 +10,7 @@ from pydantic import model_validator
 from sqlalchemy import Numeric, String
 from sqlmodel import Field, SQLModel
 
+from backend.models.common import Day
 from backend.models.types import UTCDateTime, utcnow
 
 
@@ -30,8 +31,8 @@ class RateCardBase(SQLModel):
     unit: RateUnit = Field(sa_type=String(10))
     price: Decimal = Field(ge=0, max_digits=12, decimal_places=2, sa_type=Numeric(12, 2))
     currency: str = Field(default="CNY", min_length=3, max_length=3)
-    valid_from: date
-    valid_to: date | None = Field(default=None, description="last day the rate applies; open-ended when null")
+    valid_from: Day
+    valid_to: Day | None = Field(default=None, description="last day the rate applies; open-ended when null")
     note: str | None = Field(default=None, max_length=500)
 
     @model_validator(mode="after")
@@ -55,8 +56,8 @@ class RateCardCreate(RateCardBase):
 
 class RateCardUpdate(SQLModel):
     price: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
-    valid_to: date | None = None
-    note: str | None = None
+    valid_to: Day | None = None
+    note: str | None = Field(default=None, max_length=500)
 
 
 class RateCardPublic(RateCardBase):

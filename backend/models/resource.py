@@ -6,18 +6,24 @@ search them with plain indexed SQL (tag equality, numeric ranges).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from pydantic import ConfigDict, field_validator, model_validator
+from pydantic import Field as PydanticField
 from sqlalchemy import JSON, Column, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.domain.catalog import AttributeValue, check_attributes, normalize_tags
 from backend.domain.opening_hours import parse_weekly_hours
-from backend.models.common import Code, Name
+from backend.models.common import Code, FieldName, Finite, Id, Moment, Name, Scalar
 from backend.models.types import UTCDateTime, utcnow
+
+MAX_MAINTENANCE_DAYS = 92
+MAX_NOTICE_MINUTES = 366 * 24 * 60
+MAX_BOOKING_HOURS = 366 * 24
+MAX_GRACE_MINUTES = 7 * 24 * 60
 
 
 class ResourceKind(StrEnum):
@@ -77,11 +83,15 @@ class ResourceBase(SQLModel):
     )
     unattended: bool = Field(default=False, description="may run through closed hours once started")
     status: ResourceStatus = Field(default=ResourceStatus.active, sa_type=String(20))
-    min_notice_minutes: int = Field(default=60, ge=0, description="SMEs must book this long ahead")
-    max_booking_hours: float = Field(default=168, gt=0, description="longest single booking")
+    min_notice_minutes: int = Field(
+        default=60, ge=0, le=MAX_NOTICE_MINUTES, description="SMEs must book this long ahead"
+    )
+    max_booking_hours: Finite = Field(
+        default=168, gt=0, le=MAX_BOOKING_HOURS, description="longest single booking"
+    )
     requires_qualification: bool = Field(default=True, description="SME users need a valid qualification")
     no_show_grace_minutes: int = Field(
-        default=30, ge=0, description="check in within this, or the rest is released"
+        default=30, ge=0, le=MAX_GRACE_MINUTES, description="check in within this, or the rest is released"
     )
     auto_approve: dict[str, Any] | None = Field(
         default=None,
@@ -131,9 +141,9 @@ class ResourceMember(SQLModel, table=True):
 
 
 class ResourceCreate(ResourceBase, _ResourceChecks):
-    platform_id: int
-    capabilities: list[str] = []
-    attributes: dict[str, AttributeValue] = {}
+    platform_id: Id
+    capabilities: list[str] = PydanticField(default=[], max_length=100)
+    attributes: dict[FieldName, Scalar] = PydanticField(default={}, max_length=100)
     members: list[str] = Field(default=[], description="codes of the instruments a line is made of")
 
     @model_validator(mode="after")
@@ -156,14 +166,14 @@ class ResourceUpdate(_ResourceChecks):
     opening_hours: dict[str, Any] | None = None
     unattended: bool | None = None
     status: ResourceStatus | None = None
-    min_notice_minutes: int | None = Field(default=None, ge=0)
-    max_booking_hours: float | None = Field(default=None, gt=0)
+    min_notice_minutes: int | None = Field(default=None, ge=0, le=MAX_NOTICE_MINUTES)
+    max_booking_hours: Finite | None = Field(default=None, gt=0, le=MAX_BOOKING_HOURS)
     requires_qualification: bool | None = None
-    no_show_grace_minutes: int | None = Field(default=None, ge=0)
+    no_show_grace_minutes: int | None = Field(default=None, ge=0, le=MAX_GRACE_MINUTES)
     auto_approve: dict[str, Any] | None = None
-    capabilities: list[str] | None = None
-    attributes: dict[str, AttributeValue] | None = None
-    members: list[str] | None = None
+    capabilities: list[str] | None = PydanticField(default=None, max_length=100)
+    attributes: dict[FieldName, Scalar] | None = PydanticField(default=None, max_length=100)
+    members: list[str] | None = PydanticField(default=None, max_length=100)
 
 
 class ResourcePublic(ResourceBase):
@@ -200,7 +210,17 @@ class MaintenanceWindow(MaintenanceWindowBase, table=True):
 
 
 class MaintenanceWindowCreate(MaintenanceWindowBase):
-    pass
+    start: Moment
+    end: Moment
+
+    @model_validator(mode="after")
+    def _short(self) -> MaintenanceWindowCreate:
+        if self.end - self.start > timedelta(days=MAX_MAINTENANCE_DAYS):
+            raise ValueError(
+                f"end: a maintenance window spans at most {MAX_MAINTENANCE_DAYS} days; "
+                "for a longer outage set the resource's status to maintenance"
+            )
+        return self
 
 
 class MaintenanceWindowPublic(MaintenanceWindowBase):

@@ -11,6 +11,7 @@ from pydantic import Field as PydanticField
 from sqlalchemy import JSON, String
 from sqlmodel import Field, SQLModel
 
+from backend.models.common import Id, Moment
 from backend.models.resource import MaintenanceWindowPublic
 from backend.models.types import UTCDateTime, utcnow
 
@@ -37,9 +38,9 @@ class ScheduleRun(SQLModel, table=True):
 
 
 class ScheduleRunCreate(BaseModel):
-    platform_id: int
-    horizon_start: datetime
-    horizon_end: datetime
+    platform_id: Id
+    horizon_start: Moment
+    horizon_end: Moment
     time_limit: float = PydanticField(default=10.0, gt=0, le=120, description="seconds the solver may take")
     apply: bool = PydanticField(default=True, description="turn placements into approved bookings")
 
@@ -123,13 +124,15 @@ class ScheduleRepairCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cause: RepairCause
-    resource_id: int | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-    booking_id: int | None = None
+    resource_id: Id | None = None
+    start: Moment | None = None
+    end: Moment | None = None
+    booking_id: Id | None = None
     horizon_days: int = PydanticField(default=14, ge=1, le=62, description="how far ahead bookings may move")
     time_limit: float = PydanticField(default=5.0, gt=0, le=60, description="seconds the solver may take")
-    max_moves: int | None = PydanticField(default=None, ge=0, description="prefer at most this many moves")
+    max_moves: int | None = PydanticField(
+        default=None, ge=0, le=10_000, description="prefer at most this many moves"
+    )
 
     @model_validator(mode="after")
     def _event(self) -> ScheduleRepairCreate:

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import JSON, Column, ForeignKey, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from backend.models.common import FieldName, Scalar
 from backend.models.types import UTCDateTime, utcnow
 
 ConnectionState = Literal["online", "offline", "unknown"]
@@ -75,7 +76,7 @@ class TwinPublic(BaseModel):
 class DesiredUpdate(BaseModel):
     """Fields to set; a null value removes that field from desired."""
 
-    desired: dict[str, bool | int | float | str | None]
+    desired: dict[FieldName, Scalar | None]
 
 
 class AlarmPublic(BaseModel):

@@ -9,7 +9,7 @@ from sqlmodel import Session, SQLModel, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from backend.domain.access import Principal, read_scope
-from backend.domain.errors import NotFound
+from backend.domain.errors import Invalid, NotFound
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -29,6 +29,16 @@ def page(session: Session, statement: SelectOfScalar[M], offset: int, limit: int
     total = session.exec(count_statement).one()
     rows = session.exec(statement.offset(offset).limit(min(limit, MAX_PAGE))).all()
     return list(rows), int(total)
+
+
+def apply_changes(row: SQLModel, changes: dict[str, Any]) -> None:
+    """A partial update (`PATCH`): the given fields set on `row`. An explicit null is refused for a
+    column that cannot hold one, naming the field, rather than failing in the database."""
+    columns = type(row).__table__.c  # type: ignore[attr-defined]
+    for name, value in changes.items():
+        if value is None and name in columns and not columns[name].nullable:
+            raise Invalid(name, "may not be null; leave it out to keep it")
+    row.sqlmodel_update(changes)
 
 
 S = TypeVar("S", bound=Any)

@@ -101,7 +101,9 @@ def _resource_context(session: SessionDep, resource_id: int, week: date | None) 
     platform = platforms.get_platform(session, resource.platform_id)
     zone = ZoneInfo(platform.timezone)
     start = _week_start(week, zone)
-    _, _, free = availability.availability(session, resource_id, Interval(start, start + timedelta(days=7)))
+    free = availability.availability(
+        session.connection(), resource_id, Interval(start, start + timedelta(days=7))
+    ).free
     return {
         "resource": resources.to_public(session, [resource])[0],
         "platform": platform,

@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from backend.domain.errors import DomainError
 from backend.http.deps import InfluxDep, PageCaller, SessionDep, SettingsDep, Writer
+from backend.models.user import User
 from backend.services.accounts.security import create_feed_token
 from backend.services.bookings import lifecycle, queries, waitlist
 from backend.services.bookings.presentation import to_public
@@ -32,12 +33,14 @@ def my_bookings(
     rows, count = queries.list_bookings(session, caller, offset=0, limit=200)
     rows = sorted(rows, key=lambda b: b.starts_at or b.requested_at, reverse=True)
     base = (settings.public_url or str(request.base_url)).rstrip("/")
+    me = session.get(User, caller.user_id)
+    assert me is not None  # the session's user, checked on this request
     context = {
         "bookings": to_public(session, rows),
         "count": count,
         "fees": lifecycle.cancellation_fees(session, caller, rows),
         "waiting": waitlist.list_entries(session, caller, None),
-        "calendar_url": f"{base}/api/v1/calendars/me.ics?token={create_feed_token(settings, caller.user_id)}",
+        "calendar_url": f"{base}/api/v1/calendars/me.ics?token={create_feed_token(settings, me)}",
         "notice": notice,
     }
     return render(request, who, "bookings/mine.html", context)

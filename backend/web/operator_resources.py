@@ -104,7 +104,7 @@ def resource_list(
 def _list_context(session: Session, who: Principal, platform_id: int) -> dict[str, Any]:
     platform = platforms.get_platform(session, platform_id)
     rows, _ = resources.search_resources(session, platform=platform.code, limit=500)
-    quotas = {q.organization_id: q.hours_per_month for q in platforms.list_quotas(session, platform_id)}
+    quotas = {q.organization_id: q.hours_per_month for q in platforms.list_quotas(session, who, platform_id)}
     smes, _ = users.list_organizations(session, who, OrgKind.sme, None, 0, 500)
     return {
         "platform": platform,

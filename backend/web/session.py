@@ -8,11 +8,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from backend.domain.access import Role
-from backend.http.deps import PageCaller, SessionDep, SettingsDep
+from backend.domain.errors import Throttled
+from backend.http.deps import EngineDep, PageCaller, SettingsDep
 from backend.http.sessions import end_session, start_session
 from backend.i18n import gettext
-from backend.services.accounts.security import create_access_token, principal_of
-from backend.services.accounts.users import authenticate
+from backend.services.accounts import login
+from backend.services.accounts.security import principal_of
 from backend.web.common import check_form_csrf, render
 
 router = APIRouter(include_in_schema=False)
@@ -35,7 +36,7 @@ def login_page(request: Request, who: PageCaller, next: str | None = None) -> Re
 @router.post("/login")
 def log_in(
     request: Request,
-    session: SessionDep,
+    engine: EngineDep,
     settings: SettingsDep,
     email: Annotated[str, Form(max_length=320)],
     password: Annotated[str, Form(max_length=200)],
@@ -43,14 +44,22 @@ def log_in(
     next: Annotated[str | None, Form()] = None,
 ) -> Response:
     check_form_csrf(request, csrf_token)
-    user = authenticate(session, email.strip(), password)
-    if user is None:
+    address = request.client.host if request.client else "unknown"
+    try:
+        done = login.log_in(engine, settings, email.strip(), password, address)
+    except Throttled as exc:  # the same throttling as POST /api/v1/auth/token
+        errors = {"password": gettext("Too many failed log-ins; try again in a few minutes.")}
+        context = {"next": _safe_next(next) or "", "errors": errors, "email": email}
+        refused = render(request, None, "session/login.html", context, status_code=429)
+        refused.headers["Retry-After"] = str(exc.retry_after)
+        return refused
+    if done is None:
         errors = {"password": gettext("Wrong e-mail or password, or the account is disabled.")}
         context = {"next": _safe_next(next) or "", "errors": errors, "email": email}
         return render(request, None, "session/login.html", context, status_code=401)
-    who = principal_of(user)
+    who = principal_of(done.user)
     response = RedirectResponse(_safe_next(next) or HOME[who.role], status_code=303)
-    start_session(request, response, create_access_token(settings, who), settings.access_token_minutes * 60)
+    start_session(request, response, done.access_token, settings.access_token_minutes * 60)
     return response
 
 

@@ -10,6 +10,7 @@ from pwdlib import PasswordHash
 from sqlmodel import Session
 
 from backend.domain.access import Principal, Role
+from backend.models.common import DB_INT_MAX
 from backend.models.types import utcnow
 from backend.models.user import User
 from backend.settings import Settings
@@ -29,10 +30,14 @@ class InvalidToken(Exception):
     pass
 
 
-def create_access_token(settings: Settings, who: Principal) -> str:
+def create_access_token(settings: Settings, user: User) -> str:
+    """A bearer token for `user`; it ends when it expires or when the user's token version moves on
+    (password changed, account deactivated: `end_tokens`)."""
     now = utcnow()
+    who = principal_of(user)
     claims: dict[str, Any] = {
         "sub": str(who.user_id),
+        "ver": user.token_version,
         "role": who.role.value,
         "org": who.organization_id,
         "platform": who.platform_id,
@@ -42,45 +47,67 @@ def create_access_token(settings: Settings, who: Principal) -> str:
     return jwt.encode(claims, settings.secret_key, algorithm=settings.jwt_algorithm)
 
 
-def decode_access_token(settings: Settings, token: str) -> int:
-    """The user id in a valid, unexpired token; InvalidToken otherwise.
+def _claims(settings: Settings, token: str, purpose: str | None) -> tuple[int, int]:
+    """The user id and token version of a valid, unexpired token made for `purpose` (None: access).
 
-    Tokens made for one purpose (a calendar feed URL) carry a `purpose` claim and are refused here:
-    a feed URL that leaks must not open the API."""
+    Tokens made for one purpose (a calendar feed URL) carry a `purpose` claim and are refused as access
+    tokens: a feed URL that leaks must not open the API."""
     try:
         claims = jwt.decode(token, settings.secret_key, algorithms=[settings.jwt_algorithm])
-        if "purpose" in claims:
-            raise InvalidToken(f"a {claims['purpose']} token is not an access token")
-        return int(claims["sub"])
-    except (jwt.PyJWTError, KeyError, ValueError) as exc:
-        raise InvalidToken(str(exc)) from exc
+        if claims.get("purpose") != purpose:
+            raise InvalidToken(
+                f"a {claims.get('purpose') or 'access'} token is not a {purpose or 'access'} token"
+            )
+        user_id, version = int(claims["sub"]), int(claims.get("ver", 0))
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
+        raise InvalidToken("invalid or expired token") from exc
+    if not 1 <= user_id <= DB_INT_MAX or not 0 <= version <= DB_INT_MAX:
+        raise InvalidToken("no such user")
+    return user_id, version
+
+
+def decode_access_token(settings: Settings, token: str) -> tuple[int, int]:
+    """The user id and token version in a valid, unexpired access token; InvalidToken otherwise."""
+    return _claims(settings, token, None)
+
+
+def current_holder(session: Session, user_id: int, version: int) -> User:
+    """The user a token names, while the token still stands: the user exists, is active, and has not
+    ended its tokens since (`end_tokens`). Every way of presenting a token (bearer header, session
+    cookie, event stream, calendar feed) ends up here, so they all end alike."""
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise InvalidToken("account is disabled or gone")
+    if user.token_version != version:
+        raise InvalidToken("this session has ended (password changed or signed out everywhere)")
+    return user
+
+
+def user_of_token(session: Session, settings: Settings, token: str) -> User:
+    """The user an access token stands for; InvalidToken when it does not (any more)."""
+    return current_holder(session, *decode_access_token(settings, token))
+
+
+def end_tokens(user: User) -> None:
+    """Ends every token issued to `user` so far (access tokens, session cookies, feed URLs)."""
+    user.token_version += 1
 
 
 FEED_PURPOSE = "ical"
 
 
-def create_feed_token(settings: Settings, user_id: int, days: int | None = None) -> str:
+def create_feed_token(settings: Settings, user: User, days: int | None = None) -> str:
     """A long-lived token that only reads the user's calendar feed (clients cannot send headers)."""
     now = utcnow()
     lifetime = timedelta(days=settings.calendar_token_days if days is None else days)
     claims = {
-        "sub": str(user_id),
+        "sub": str(user.id),
+        "ver": user.token_version,
         "purpose": FEED_PURPOSE,
         "iat": int(now.timestamp()),
         "exp": int((now + lifetime).timestamp()),
     }
     return jwt.encode(claims, settings.secret_key, algorithm=settings.jwt_algorithm)
-
-
-def decode_feed_token(settings: Settings, token: str) -> int:
-    """The user id in a valid, unexpired feed token; InvalidToken for anything else (access tokens too)."""
-    try:
-        claims = jwt.decode(token, settings.secret_key, algorithms=[settings.jwt_algorithm])
-        if claims.get("purpose") != FEED_PURPOSE:
-            raise InvalidToken("not a calendar feed token")
-        return int(claims["sub"])
-    except (jwt.PyJWTError, KeyError, ValueError) as exc:
-        raise InvalidToken(str(exc)) from exc
 
 
 def principal_of(user: Any) -> Principal:
@@ -93,13 +120,9 @@ def principal_of(user: Any) -> Principal:
 
 
 def feed_reader(session: Session, settings: Settings, token: str) -> Principal | None:
-    """Who reads a calendar feed: the active user its feed token names; None for a bad or expired token
-    or a user who is gone or disabled."""
+    """Who reads a calendar feed: the active user its feed token names; None for a bad or expired token,
+    a user who is gone or disabled, or one who has ended their tokens since."""
     try:
-        user_id = decode_feed_token(settings, token)
+        return principal_of(current_holder(session, *_claims(settings, token, FEED_PURPOSE)))
     except InvalidToken:
         return None
-    user = session.get(User, user_id)
-    if user is None or not user.is_active:
-        return None
-    return principal_of(user)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_
+from typing import Any
+
+from sqlalchemy import literal, or_, union
 from sqlmodel import Session, col, select
 
 from backend.domain.access import (
+    NOBODY,
     Principal,
     Role,
     check_membership,
@@ -13,6 +16,7 @@ from backend.domain.access import (
     ensure_sees_organization,
 )
 from backend.domain.errors import Conflict, Invalid, NotFound
+from backend.models.booking import Booking
 from backend.models.organization import (
     Organization,
     OrganizationCreate,
@@ -20,9 +24,58 @@ from backend.models.organization import (
     OrgKind,
 )
 from backend.models.platform import Platform
+from backend.models.qualification import Qualification
+from backend.models.quota import Quota
+from backend.models.resource import Resource
 from backend.models.user import User, UserCreate, UserUpdate
-from backend.services.accounts.security import hash_password, verify_password
-from backend.services.common import get_or_404, page
+from backend.models.waitlist import WaitlistEntry
+from backend.services.accounts.security import end_tokens, hash_password
+from backend.services.common import apply_changes, get_or_404, page
+
+# --- who an operator's platform serves --------------------------------------------------------
+
+
+def _platform_of(who: Principal) -> int:
+    return who.platform_id if who.platform_id is not None else NOBODY
+
+
+def organizations_served_by(platform_id: int) -> Any:
+    """Ids of the organizations a platform serves: they booked or wait there, have members qualified on
+    its resources or a quota there, or own it. As far as an operator sees organizations."""
+    on_platform = col(Resource.platform_id) == platform_id
+    return union(
+        select(Booking.organization_id).where(Booking.platform_id == platform_id),
+        select(WaitlistEntry.organization_id).join(Resource).where(on_platform),
+        select(Quota.organization_id).where(Quota.platform_id == platform_id),
+        select(User.organization_id)
+        .join(Qualification, col(Qualification.user_id) == col(User.id))
+        .join(Resource, col(Resource.id) == col(Qualification.resource_id))
+        .where(on_platform),
+        select(Platform.owner_org_id).where(Platform.id == platform_id),
+    )
+
+
+def users_served_by(platform_id: int) -> Any:
+    """Ids of the people a platform deals with: its staff, and whoever booked, waits or is qualified
+    there. As far as an operator sees users (and their e-mail addresses)."""
+    on_platform = col(Resource.platform_id) == platform_id
+    return union(
+        select(User.id).where(User.platform_id == platform_id),
+        select(Booking.user_id).where(Booking.platform_id == platform_id),
+        select(WaitlistEntry.user_id).join(Resource).where(on_platform),
+        select(Qualification.user_id).join(Resource).where(on_platform),
+    )
+
+
+def _operator_serves(session: Session, who: Principal, served: Any, ident: int | None) -> bool:
+    """Whether `who` is an operator whose platform serves `ident` (`served`: one of the queries above)."""
+    if who.role is not Role.operator or ident is None:
+        return False
+    return (
+        session.exec(select(literal(1)).where(literal(ident).in_(served(_platform_of(who))))).first()
+        is not None
+    )
+
 
 # --- organizations ---------------------------------------------------------------------------
 
@@ -49,15 +102,16 @@ def list_organizations(
     statement = select(Organization).order_by(col(Organization.id))
     if who.role is Role.sme:
         statement = statement.where(Organization.id == who.organization_id)
+    if who.role is Role.operator:
+        statement = statement.where(col(Organization.id).in_(organizations_served_by(_platform_of(who))))
     if kind is not None:
         statement = statement.where(Organization.kind == kind)
     if q:
-        like = f"%{q}%"
         statement = statement.where(
             or_(
-                col(Organization.name).ilike(like),
-                col(Organization.name_en).ilike(like),
-                col(Organization.code).ilike(like),
+                col(Organization.name).icontains(q, autoescape=True),
+                col(Organization.name_en).icontains(q, autoescape=True),
+                col(Organization.code).icontains(q, autoescape=True),
             )
         )
     return page(session, statement, offset, limit)
@@ -65,7 +119,7 @@ def list_organizations(
 
 def get_organization(session: Session, who: Principal, org_id: int) -> Organization:
     org = get_or_404(session, Organization, org_id, "organization")
-    ensure_sees_organization(who, org.id)
+    ensure_sees_organization(who, org.id, _operator_serves(session, who, organizations_served_by, org.id))
     return org
 
 
@@ -74,7 +128,7 @@ def update_organization(
 ) -> Organization:
     ensure_admin(who)
     org = get_or_404(session, Organization, org_id, "organization")
-    org.sqlmodel_update(data.model_dump(exclude_unset=True))
+    apply_changes(org, data.model_dump(exclude_unset=True))
     session.add(org)
     session.flush()
     return org
@@ -140,39 +194,62 @@ def list_users(
     statement = select(User).order_by(col(User.id))
     if who.role is Role.sme:
         statement = statement.where(User.organization_id == who.organization_id)
+    if who.role is Role.operator:
+        statement = statement.where(
+            or_(col(User.id) == who.user_id, col(User.id).in_(users_served_by(_platform_of(who))))
+        )
     if role is not None:
         statement = statement.where(User.role == role)
     if organization_id is not None:
         statement = statement.where(User.organization_id == organization_id)
     if q:
-        like = f"%{q}%"
-        statement = statement.where(or_(col(User.email).ilike(like), col(User.full_name).ilike(like)))
+        statement = statement.where(
+            or_(
+                col(User.email).icontains(q, autoescape=True),
+                col(User.full_name).icontains(q, autoescape=True),
+            )
+        )
     return page(session, statement, offset, limit)
 
 
 def get_user(session: Session, who: Principal, user_id: int) -> User:
     user = get_or_404(session, User, user_id, "user")
     if user.id != who.user_id:
-        ensure_sees_organization(who, user.organization_id)
+        served = _operator_serves(session, who, users_served_by, user.id)
+        ensure_sees_organization(who, user.organization_id, served)
     return user
 
 
 def update_user(session: Session, who: Principal, user_id: int, data: UserUpdate) -> User:
+    """Admins change users. A new password or a deactivation ends every token the user holds; the last
+    active administrator can be neither demoted nor deactivated."""
     ensure_admin(who)
     user = get_or_404(session, User, user_id, "user")
+    was_admin = user.role == Role.admin and user.is_active
     changes = data.model_dump(exclude_unset=True)
     password = changes.pop("password", None)
-    user.sqlmodel_update(changes)
+    apply_changes(user, changes)
     _check_links(session, Role(user.role), user.organization_id, user.platform_id)
+    if was_admin and not (user.role == Role.admin and user.is_active):
+        _keep_an_admin(session, user)
     if password:
         user.hashed_password = hash_password(password)
+    if password or not user.is_active:
+        end_tokens(user)
     session.add(user)
     session.flush()
     return user
 
 
-def authenticate(session: Session, email: str, password: str) -> User | None:
-    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
-    if user is None or not user.is_active or not verify_password(password, user.hashed_password):
-        return None
-    return user
+def _keep_an_admin(session: Session, leaving: User) -> None:
+    """Refuses to let `leaving` stop being an active admin when no other active admin remains. The other
+    admins' rows are locked (PostgreSQL) so that two admins demoting each other cannot both succeed;
+    SQLite runs writers one at a time (the route uses the writer)."""
+    others = session.exec(
+        select(User.id)
+        .where(User.role == Role.admin, col(User.is_active), User.id != leaving.id)
+        .with_for_update()
+    ).all()
+    if not others:
+        field = "is_active" if not leaving.is_active else "role"
+        raise Conflict(f"{field}: at least one active administrator must remain; appoint another first")

@@ -34,7 +34,7 @@ def declaration_of(data: object) -> dict[str, Any]:
     return {name: getattr(data, name) for name in DECLARATION}
 
 
-def _who_books(session: Session, who: Principal, platform: Platform) -> tuple[int | None, UserClass, bool]:
+def who_books(session: Session, who: Principal, platform: Platform) -> tuple[int | None, UserClass, bool]:
     """(organization, user class, staff?) of the caller booking on `platform`."""
     ensure_can_write(who)
     if who.role is Role.sme:
@@ -66,7 +66,7 @@ def book_fixed(
 ) -> Booking:
     resource = get_resource(session, resource_id)
     platform = get_or_404(session, Platform, resource.platform_id, "platform")
-    organization_id, user_class, staff = _who_books(session, who, platform)
+    organization_id, user_class, staff = who_books(session, who, platform)
     check_fixed_slot(session, Requester(who.user_id, organization_id, staff), resource, platform, slot, now)
     members = member_ids(session, resource_id)
     lock_resources(session, [resource_id, *members])
@@ -136,7 +136,7 @@ def _request_flexible(session: Session, who: Principal, data: BookingCreate, now
     if len(platform_ids) != 1:
         raise Invalid("candidates", "candidate resources must belong to one platform")
     platform = get_or_404(session, Platform, platform_ids.pop(), "platform")
-    organization_id, user_class, staff = _who_books(session, who, platform)
+    organization_id, user_class, staff = who_books(session, who, platform)
     if not staff:
         allowed = [
             r

@@ -15,7 +15,7 @@ from backend.domain.intervals import Interval
 from backend.models.booking import Booking, SeriesCreate
 from backend.models.platform import Platform
 from backend.models.types import utcnow
-from backend.services.bookings.requesting import book_fixed
+from backend.services.bookings.requesting import book_fixed, who_books
 from backend.services.catalog.resources import get_resource
 
 MAX_OCCURRENCES = 200
@@ -46,6 +46,7 @@ def book_series(
     resource = get_resource(session, data.resource_id)
     platform = session.get(Platform, resource.platform_id)
     assert platform is not None
+    who_books(session, who, platform)  # one refusal for the whole series, not one "conflict" per occurrence
     zone = ZoneInfo(platform.timezone)
     series_id = uuid.uuid4().hex[:16]
     length = data.end - data.start

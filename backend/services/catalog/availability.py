@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import union_all
+import msgspec
+from sqlalchemy import bindparam, true, union_all
+from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from backend.domain.availability import Calendar, free_intervals, free_intervals_of_line
@@ -31,28 +37,39 @@ def _blocked(
     session: Session, resource_id: int, window: Interval, *, maintenance: bool, bookings: bool
 ) -> list[Interval]:
     """Maintenance windows and/or slot-holding bookings overlapping `window`, in one round trip."""
+    statement = _blocked_statement(
+        resource_id, window.start, window.end, maintenance=maintenance, bookings=bookings
+    )
+    return _intervals(session.exec(statement).all(), session.get_bind().dialect)
+
+
+def _blocked_statement(resource_id: Any, start: Any, end: Any, *, maintenance: bool, bookings: bool) -> Any:
+    """Rows (s, e) of maintenance windows and/or slot-holding bookings overlapping `window`."""
     in_maintenance: Any = select(
         col(MaintenanceWindow.start).label("s"), col(MaintenanceWindow.end).label("e")
     ).where(
         MaintenanceWindow.resource_id == resource_id,
-        col(MaintenanceWindow.start) < window.end,
-        col(MaintenanceWindow.end) > window.start,
+        col(MaintenanceWindow.start) < end,
+        col(MaintenanceWindow.end) > start,
     )
     booked: Any = select(col(Booking.starts_at).label("s"), col(Booking.ends_at).label("e")).where(
         Booking.resource_id == resource_id,
         col(Booking.status).in_([s.value for s in HOLDS_SLOT]),
-        col(Booking.starts_at) < window.end,
-        col(Booking.ends_at) > window.start,
+        col(Booking.starts_at) < end,
+        col(Booking.ends_at) > start,
     )
-    statement: Any = booked
     if maintenance:
-        statement = union_all(in_maintenance, booked) if bookings else in_maintenance
+        return union_all(in_maintenance, booked) if bookings else in_maintenance
+    return booked
+
+
+def _intervals(rows: Iterable[Any], dialect: Any) -> list[Interval]:
     column = UTCDateTime()
     out = []
-    for start, end in session.exec(statement).all():
+    for start, end in rows:
         # Through a UNION, SQLite hands back the stored text; the column type restores aware UTC.
-        start = column.process_result_value(_as_datetime(start), session.get_bind().dialect)
-        end = column.process_result_value(_as_datetime(end), session.get_bind().dialect)
+        start = column.process_result_value(_as_datetime(start), dialect)
+        end = column.process_result_value(_as_datetime(end), dialect)
         if start and end:
             out.append(Interval(start, end))
     return out
@@ -85,19 +102,91 @@ def check_window(window: Interval) -> None:
         raise Invalid("to", f"ask for at most {MAX_WINDOW.days} days at a time")
 
 
-def availability(
-    session: Session, resource_id: int, window: Interval
-) -> tuple[Resource, ZoneInfo, list[Interval]]:
+@dataclass(frozen=True)
+class Free:
+    """A resource's free time in a window, in its platform's zone."""
+
+    resource_id: int
+    resource: str
+    zone: ZoneInfo
+    window: Interval
+    free: list[Interval]
+
+    def as_json(self) -> bytes:
+        """The public answer (`Availability` in the OpenAPI document), encoded at once: this is the
+        catalog's busiest query, and building pydantic models for it cost more than computing it."""
+        zone = self.zone
+        return _encode(
+            {
+                "resource_id": self.resource_id,
+                "resource": self.resource,
+                "timezone": str(zone),
+                "start": self.window.start.astimezone(zone),
+                "end": self.window.end.astimezone(zone),
+                "free": [
+                    {
+                        "start": iv.start.astimezone(zone),
+                        "end": iv.end.astimezone(zone),
+                        "minutes": int(iv.duration.total_seconds() // 60),
+                    }
+                    for iv in self.free
+                ],
+            }
+        )
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+@cache
+def _calendar_statement() -> Any:
+    """A resource's calendar settings joined with what blocks it in [start, end): built once, with
+    parameters, so that a query costs no statement building either."""
+    resource_id: Any = bindparam("resource_id")
+    start: Any = bindparam("start")
+    end: Any = bindparam("end")
+    blocked = _blocked_statement(resource_id, start, end, maintenance=True, bookings=True).subquery()
+    return (
+        sa_select(
+            col(Resource.kind),
+            col(Resource.code),
+            col(Resource.status),
+            col(Resource.opening_hours),
+            col(Platform.opening_hours),
+            col(Platform.timezone),
+            blocked.c.s,
+            blocked.c.e,
+        )
+        .select_from(Resource)
+        .join(Platform, col(Platform.id) == col(Resource.platform_id))
+        .outerjoin(blocked, true())
+        .where(col(Resource.id) == resource_id)
+    )
+
+
+def availability(connection: Connection, resource_id: int, window: Interval) -> Free:
+    """Free intervals: opening hours minus maintenance windows and bookings. For an instrument this is
+    one statement (the calendar's settings joined with what blocks it) and no ORM objects: the public
+    catalog's busiest query, where every round trip to the database counts."""
     check_window(window)
-    row = session.exec(select(Resource, Platform).join(Platform).where(Resource.id == resource_id)).first()
-    if row is None:
+    rows = connection.execute(
+        _calendar_statement(), {"resource_id": resource_id, "start": window.start, "end": window.end}
+    ).all()
+    if not rows:
         raise NotFound(f"resource {resource_id} does not exist")
-    resource, platform = row
-    own = calendar_of(session, resource, window, platform=platform)
-    if resource.kind == ResourceKind.line:
+    kind, code, status, hours, platform_hours, timezone = rows[0][:6]
+    own = Calendar(
+        hours=hours if hours is not None else platform_hours,
+        zone=ZoneInfo(timezone),
+        blocked=_intervals(((row[6], row[7]) for row in rows), connection.dialect),
+        usable=status == ResourceStatus.active,
+    )
+    if kind != ResourceKind.line:
+        return Free(resource_id, code, own.zone, window, free_intervals(own, window))
+    with Session(bind=connection) as session:
+        platform = session.exec(select(Platform).join(Resource).where(Resource.id == resource_id)).one()
         members = [
             calendar_of(session, get_resource(session, m), window, platform=platform)
             for m in member_ids(session, resource_id)
         ]
-        return resource, own.zone, free_intervals_of_line(own, members, window)
-    return resource, own.zone, free_intervals(own, window)
+    return Free(resource_id, code, own.zone, window, free_intervals_of_line(own, members, window))

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from backend.domain.access import Principal, ensure_admin, ensure_manages_platform
+from backend.domain.access import (
+    Principal,
+    Role,
+    ensure_admin,
+    ensure_manages_platform,
+    ensure_reads_platform,
+)
 from backend.domain.errors import Conflict, Invalid, NotFound
 from backend.models.organization import Organization
 from backend.models.platform import Platform, PlatformCreate, PlatformUpdate
 from backend.models.quota import Quota
 from backend.models.resource import Resource
-from backend.services.common import get_or_404, page
+from backend.services.common import apply_changes, get_or_404, page
 
 
 def create_platform(session: Session, who: Principal | None, data: PlatformCreate) -> Platform:
@@ -32,16 +38,17 @@ def list_platforms(
 ) -> tuple[list[Platform], int]:
     statement = select(Platform).order_by(col(Platform.id))
     if city:
-        statement = statement.where(or_(col(Platform.city) == city, col(Platform.city_en).ilike(city)))
+        statement = statement.where(
+            or_(col(Platform.city) == city, func.lower(col(Platform.city_en)) == city.lower())
+        )
     if q:
-        like = f"%{q}%"
         statement = statement.where(
             or_(
-                col(Platform.name).ilike(like),
-                col(Platform.name_en).ilike(like),
-                col(Platform.industry).ilike(like),
-                col(Platform.industry_en).ilike(like),
-                col(Platform.code).ilike(like),
+                col(Platform.name).icontains(q, autoescape=True),
+                col(Platform.name_en).icontains(q, autoescape=True),
+                col(Platform.industry).icontains(q, autoescape=True),
+                col(Platform.industry_en).icontains(q, autoescape=True),
+                col(Platform.code).icontains(q, autoescape=True),
             )
         )
     return page(session, statement, offset, limit)
@@ -64,7 +71,7 @@ def update_platform(session: Session, who: Principal, platform_id: int, data: Pl
     changes = data.model_dump(exclude_unset=True)
     if "owner_org_id" in changes:
         ensure_admin(who)
-    platform.sqlmodel_update(changes)
+    apply_changes(platform, changes)
     session.add(platform)
     session.flush()
     return platform
@@ -96,10 +103,11 @@ def set_quota(
     return quota
 
 
-def list_quotas(session: Session, platform_id: int) -> list[Quota]:
+def list_quotas(session: Session, who: Principal, platform_id: int) -> list[Quota]:
+    """The platform's staff, admins and auditors read every quota; an SME only its own organization's."""
     get_platform(session, platform_id)
-    return list(
-        session.exec(
-            select(Quota).where(Quota.platform_id == platform_id).order_by(col(Quota.organization_id))
-        )
-    )
+    ensure_reads_platform(who, platform_id)
+    statement = select(Quota).where(Quota.platform_id == platform_id).order_by(col(Quota.organization_id))
+    if who.role is Role.sme:
+        statement = statement.where(Quota.organization_id == who.organization_id)
+    return list(session.exec(statement))

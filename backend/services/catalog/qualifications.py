@@ -17,7 +17,7 @@ from backend.models.types import utcnow
 from backend.models.user import User
 from backend.services import audit
 from backend.services.catalog.resources import get_resource
-from backend.services.common import get_or_404, page
+from backend.services.common import apply_changes, get_or_404, page
 
 
 def to_public(q: Qualification) -> QualificationPublic:
@@ -80,6 +80,9 @@ def list_qualifications(
     if who.role is Role.sme:
         members = select(User.id).where(User.organization_id == who.organization_id)
         statement = statement.where(col(Qualification.user_id).in_(members))
+    if who.role is Role.operator:
+        own = select(Resource.id).where(Resource.platform_id == who.platform_id)
+        statement = statement.where(col(Qualification.resource_id).in_(own))
     if user_id is not None:
         statement = statement.where(Qualification.user_id == user_id)
     if resource_id is not None:
@@ -100,7 +103,7 @@ def update_qualification(
     session: Session, who: Principal, qualification_id: int, data: QualificationUpdate
 ) -> Qualification:
     qualification, platform_id = _managed(session, who, qualification_id)
-    qualification.sqlmodel_update(data.model_dump(exclude_unset=True))
+    apply_changes(qualification, data.model_dump(exclude_unset=True))
     session.add(qualification)
     session.flush()
     _audit(session, who, "update", qualification, platform_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, delete, select
 
 from backend.domain.access import Principal, ensure_manages_platform
@@ -26,7 +26,7 @@ from backend.models.resource import (
     ResourceStatus,
     ResourceUpdate,
 )
-from backend.services.common import get_or_404, page
+from backend.services.common import apply_changes, get_or_404, page
 
 #: Fields of a resource that an update may clear with null (the others always have a value).
 NULLABLE = frozenset({"name_en", "description", "device_type", "opening_hours", "auto_approve"})
@@ -103,7 +103,7 @@ def update_resource(session: Session, who: Principal, resource_id: int, data: Re
     tags = changes.pop("capabilities", None)
     attrs = changes.pop("attributes", None)
     members = changes.pop("members", None)
-    resource.sqlmodel_update(changes)
+    apply_changes(resource, changes)
     session.add(resource)
     if tags is not None:
         _set_capabilities(session, resource, tags)
@@ -142,7 +142,9 @@ def search_resources(
     if platform:
         statement = statement.where(Platform.code == platform)
     if city:
-        statement = statement.where(or_(col(Platform.city) == city, col(Platform.city_en).ilike(city)))
+        statement = statement.where(
+            or_(col(Platform.city) == city, func.lower(col(Platform.city_en)) == city.lower())
+        )
     if kind is not None:
         statement = statement.where(Resource.kind == kind)
     if status is not None:
@@ -173,14 +175,16 @@ def search_resources(
         matching = select(ResourceAttribute.resource_id).where(and_(*conditions))
         statement = statement.where(col(Resource.id).in_(matching))
     if q:
-        like = f"%{q.strip()}%"
-        tagged = select(ResourceCapability.resource_id).where(col(ResourceCapability.tag).ilike(like))
+        q = q.strip()
+        tagged = select(ResourceCapability.resource_id).where(
+            col(ResourceCapability.tag).icontains(q, autoescape=True)
+        )
         statement = statement.where(
             or_(
-                col(Resource.name).ilike(like),
-                col(Resource.name_en).ilike(like),
-                col(Resource.code).ilike(like),
-                col(Resource.description).ilike(like),
+                col(Resource.name).icontains(q, autoescape=True),
+                col(Resource.name_en).icontains(q, autoescape=True),
+                col(Resource.code).icontains(q, autoescape=True),
+                col(Resource.description).icontains(q, autoescape=True),
                 col(Resource.id).in_(tagged),
             )
         )

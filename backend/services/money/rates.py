@@ -16,7 +16,7 @@ from backend.domain.intervals import Interval
 from backend.models.rate import RateCard, RateCardCreate, RateCardUpdate, RateUnit, UserClass
 from backend.services import audit
 from backend.services.catalog.resources import get_resource
-from backend.services.common import get_or_404
+from backend.services.common import apply_changes, get_or_404
 
 
 def _overlaps(a_from: date, a_to: date | None, b_from: date, b_to: date | None) -> bool:
@@ -93,7 +93,7 @@ def update_rate(
     resource = get_resource(session, resource_id)
     ensure_manages_platform(who, resource.platform_id)
     card = _card(session, resource_id, rate_id)
-    card.sqlmodel_update(data.model_dump(exclude_unset=True))
+    apply_changes(card, data.model_dump(exclude_unset=True))
     if card.valid_to is not None and card.valid_to < card.valid_from:
         raise Invalid("valid_to", "must not be before valid_from")
     _check_no_overlap(session, card)

@@ -61,6 +61,7 @@ def create_webhook(
 
 
 def list_webhooks(session: Session, who: Principal, platform_id: int) -> list[Webhook]:
+    """The platform's operators and admins only: a receiver's URL may carry its own credentials."""
     ensure_manages_platform(who, platform_id)
     return list(
         session.exec(

@@ -60,7 +60,7 @@ def ceil_minute(moment: datetime) -> datetime:
 
 
 def requester_of(booking: Booking) -> Requester:
-    """Platform staff book as the `internal` user class (see `requesting._who_books`)."""
+    """Platform staff book as the `internal` user class (see `requesting.who_books`)."""
     return Requester(booking.user_id, booking.organization_id, booking.user_class == UserClass.internal)
 
 
