@@ -124,6 +124,11 @@ class World:
         body = {"user_id": self.ids["user"][owner], "resource_id": self.resource(owner)}
         return int(self.api.admin("POST", f"{V1}/qualifications", body)["id"])
 
+    def repair(self, owner: str) -> int:
+        start, end = self.slot()
+        body = {"cause": "fault", "resource_id": self.ids["resource"][owner], "start": start, "end": end}
+        return int(self.api.admin("POST", f"{V1}/schedule/repairs", {**body, "time_limit": 0.5})["id"])
+
     def webhook(self, owner: str) -> int:
         url = f"{V1}/platforms/{self.platform(owner)}/webhooks"
         return int(self.api.admin("POST", url, {"url": "http://127.0.0.1:9/hook"})["id"])
@@ -159,6 +164,7 @@ def world(api: Api) -> World:
     w.ids["rate"] = {owner: w.rate(owner) for owner in OWNERS}
     w.ids["qualification"] = {owner: w.qualification(owner) for owner in OWNERS}
     w.ids["webhook"] = {owner: w.webhook(owner) for owner in OWNERS}
+    w.ids["repair"] = {owner: w.repair(owner) for owner in OWNERS}
     for owner in OWNERS:
         quota = {"organization_id": w.ids["org"][owner], "hours_per_month": 100}
         api.admin("PUT", f"{V1}/platforms/{w.platform(owner)}/quotas", quota)
@@ -464,6 +470,30 @@ OPS: dict[tuple[str, str], Op] = {
     ("GET", "/schedule/runs"): Op(_query(limit=500), lists="run"),
     ("GET", "/schedule/runs/{run_id}"): Op(_path(run_id="run")),
     ("GET", "/schedule/runs/{run_id}/problem"): Op(_path(run_id="run")),
+    ("POST", "/schedule/repairs"): Op(
+        _with(
+            _none,
+            json=lambda w, owner: {
+                "cause": "fault",
+                "resource_id": w.ids["resource"][owner],
+                **dict(zip(("start", "end"), w.slot(), strict=True)),
+                "time_limit": 0.5,
+            },
+        )
+    ),
+    ("GET", "/schedule/repairs"): Op(_query(limit=500), lists="repair"),
+    ("GET", "/schedule/repairs/{repair_id}"): Op(_path(repair_id="repair")),
+    ("POST", "/schedule/repairs/{repair_id}/apply"): Op(_path(repair_id="repair"), fresh="repair"),
+    ("POST", "/schedule/repairs/{repair_id}/dismiss"): Op(_path(repair_id="repair"), fresh="repair"),
+    ("GET", "/reports/utilization"): Op(
+        _query(
+            **{
+                "from": LAST_MONTH.isoformat(),
+                "to": LAST_MONTH.isoformat(),
+                "platform": lambda w, o: w.codes[o],
+            }
+        )
+    ),
     ("GET", "/healthz"): Op(_none),
     ("GET", "/readyz"): Op(_none),
     ("GET", "/metrics"): Op(_none),
