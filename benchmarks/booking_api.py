@@ -111,6 +111,7 @@ def running_server(database_url: str, workers: int) -> Iterator[tuple[str, int]]
         pilotshare("api", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
         env=env,
         cwd=ROOT,
+        stdout=sys.stderr,  # the server's log lines, kept off the one JSON object on stdout
     )
     url = f"http://127.0.0.1:{port}"
     try:
