@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from backend.domain.alarms import AlarmAction, AlarmState
 from backend.http.deps import (
     Caller,
     CurrentUser,
@@ -24,8 +25,9 @@ from backend.http.deps import (
     still_holding,
 )
 from backend.models.common import Id, Moment, Page
-from backend.models.twin import AlarmPublic, DesiredUpdate, TelemetrySeries, TwinPublic
+from backend.models.twin import AlarmDecision, AlarmPublic, DesiredUpdate, TelemetrySeries, TwinPublic
 from backend.models.types import utcnow
+from backend.services.telemetry import alarms
 from backend.services.telemetry import series as telemetry_service
 from backend.services.telemetry import twins as service
 
@@ -69,10 +71,30 @@ def list_alarms(
     resource_id: Id | None = None,
     from_: Annotated[Moment | None, Query(alias="from")] = None,
     to: Moment | None = None,
+    state: Annotated[AlarmState | None, Query(description="active, acknowledged or cleared")] = None,
 ) -> Page[AlarmPublic]:
     """Alarms and faults the instruments reported, newest first (staff and auditors)."""
-    rows, count = service.list_alarms(session, who, resource_id, from_, to, offset, limit)
+    rows, count = service.list_alarms(session, who, resource_id, from_, to, offset, limit, state)
     return Page(data=rows, count=count)
+
+
+@router.post("/alarms/{alarm_id}/ack", response_model=AlarmPublic)
+def acknowledge_alarm(
+    write: Writer, who: Caller, alarm_id: Id, decision: AlarmDecision | None = None
+) -> AlarmPublic:
+    """Someone is on it: an active alarm becomes acknowledged, with who and when (operator of the
+    platform or admin). 409 when it is not active."""
+    with write() as session:
+        return alarms.decide(session, who, alarm_id, AlarmAction.ack, decision.note if decision else None)
+
+
+@router.post("/alarms/{alarm_id}/clear", response_model=AlarmPublic)
+def clear_alarm(
+    write: Writer, who: Caller, alarm_id: Id, decision: AlarmDecision | None = None
+) -> AlarmPublic:
+    """The condition is over: an active or acknowledged alarm is cleared, with who and when."""
+    with write() as session:
+        return alarms.decide(session, who, alarm_id, AlarmAction.clear, decision.note if decision else None)
 
 
 def _event(twin: TwinPublic) -> str:

@@ -13,4 +13,5 @@ SUBJECTS = {
     "booking.key_project": "已列入绿色通道 Green channel",
     "waitlist.booked": "候补已转为预约 Waitlist booked",
     "booking.moved": "预约时间已调整 Booking moved",
+    "alarm.critical": "严重告警 Critical alarm",
 }

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
+from pydantic import Field as PydanticField
 from sqlalchemy import JSON, Column, ForeignKey, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -49,6 +50,14 @@ class Alarm(SQLModel, table=True):
     message: str = Field(default="", max_length=2000)
     agent: str | None = Field(default=None, max_length=128)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The lifecycle (backend/domain/alarms.py): active -> acknowledged -> cleared, with who and when.
+    state: str = Field(default="active", sa_type=String(12), index=True)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    acknowledged_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    cleared_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    cleared_by_id: int | None = Field(default=None, foreign_key="app_user.id")  # None: the system
+    note: str | None = Field(default=None, max_length=2000)
+    booking_id: int | None = Field(default=None, foreign_key="booking.id", index=True)
 
 
 class Reading(BaseModel):
@@ -89,6 +98,17 @@ class AlarmPublic(BaseModel):
     message: str
     agent: str | None
     received_at: datetime
+    state: str
+    acknowledged_at: datetime | None
+    acknowledged_by_id: int | None
+    cleared_at: datetime | None
+    cleared_by_id: int | None
+    note: str | None
+    booking_id: int | None
+
+
+class AlarmDecision(BaseModel):
+    note: str | None = PydanticField(default=None, max_length=2000)
 
 
 class TelemetryPoint(BaseModel):

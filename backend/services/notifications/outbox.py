@@ -11,11 +11,13 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from backend.domain.access import Role
 from backend.domain.notifications import SUBJECTS
 from backend.models.booking import Booking
 from backend.models.outbox import OutboxMessage
 from backend.models.platform import Platform
 from backend.models.resource import Resource
+from backend.models.twin import Alarm
 from backend.models.user import User
 from backend.models.webhook import Webhook
 
@@ -62,26 +64,41 @@ def _queue(session: Session, booking: Booking, event: str) -> None:
         if line
     )
     user = session.get(User, booking.user_id)
-    if user is not None and user.is_active:
+    emails = [user.email] if user is not None and user.is_active else []
+    _send(session, booking.platform_id, event, booking.id, emails, subject, body, payload)
+
+
+def _send(
+    session: Session,
+    platform_id: int,
+    event: str,
+    booking_id: int | None,
+    emails: list[str],
+    subject: str,
+    body: str,
+    payload: dict[str, Any],
+) -> None:
+    """One e-mail per address, and one call per active webhook of the platform that takes `event`."""
+    for email in emails:
         session.add(
             OutboxMessage(
                 event=event,
-                booking_id=booking.id,
+                booking_id=booking_id,
                 channel="email",
-                recipient=user.email,
+                recipient=email,
                 subject=subject,
                 body=body,
                 payload=payload,
             )
         )
     for hook in session.exec(
-        select(Webhook).where(Webhook.platform_id == booking.platform_id, col(Webhook.active).is_(True))
+        select(Webhook).where(Webhook.platform_id == platform_id, col(Webhook.active).is_(True))
     ):
         if hook.events is None or event in hook.events:
             session.add(
                 OutboxMessage(
                     event=event,
-                    booking_id=booking.id,
+                    booking_id=booking_id,
                     channel="webhook",
                     recipient=hook.url,
                     subject=subject,
@@ -89,3 +106,54 @@ def _queue(session: Session, booking: Booking, event: str) -> None:
                     payload={**payload, "webhook_id": hook.id},
                 )
             )
+
+
+def notify_alarm(session: Session, alarm: Alarm, event: str) -> None:
+    """Queue an e-mail to each operator of the alarm's platform (and to the requester of the booking it
+    hit) and a call to each subscribed webhook of the platform."""
+    resource = session.get(Resource, alarm.resource_id)
+    assert resource is not None  # foreign key
+    platform = session.get(Platform, resource.platform_id)
+    zone = ZoneInfo(platform.timezone if platform else "Asia/Shanghai")
+    payload: dict[str, Any] = {
+        "event": event,
+        "alarm_id": alarm.id,
+        "platform_id": resource.platform_id,
+        "resource": resource.code,
+        "ts": alarm.ts.isoformat(),
+        "kind": alarm.kind,
+        "code": alarm.code,
+        "severity": alarm.severity,
+        "message": alarm.message,
+        "state": alarm.state,
+        "booking_id": alarm.booking_id,
+    }
+    subject = f"[PilotShare] {SUBJECTS.get(event, event)}: {resource.code} {alarm.code}"
+    when = f"{alarm.ts.astimezone(zone):%Y-%m-%d %H:%M:%S}"
+    body = "\n".join(
+        line
+        for line in (
+            f"{resource.code}: {alarm.severity} {alarm.kind} {alarm.code} at {when}",
+            alarm.message,
+            f"During booking #{alarm.booking_id}" if alarm.booking_id else "",
+        )
+        if line
+    )
+    recipients = set(
+        session.exec(
+            select(User.email).where(
+                User.platform_id == resource.platform_id,
+                User.role == Role.operator,
+                col(User.is_active).is_(True),
+            )
+        ).all()
+    )
+    booking = session.get(Booking, alarm.booking_id) if alarm.booking_id else None
+    if booking is not None:
+        requester = session.get(User, booking.user_id)
+        if requester is not None and requester.is_active:
+            recipients.add(requester.email)
+    with session.no_autoflush:
+        _send(
+            session, resource.platform_id, event, alarm.booking_id, sorted(recipients), subject, body, payload
+        )

@@ -24,6 +24,7 @@ from backend.domain.access import (
     ensure_manages_platform,
     ensure_not_sme,
 )
+from backend.domain.alarms import AlarmState, links_booking
 from backend.domain.bookings import BookingStatus
 from backend.domain.devices import declared_names
 from backend.domain.errors import AccessDenied, Invalid, NotFound
@@ -33,6 +34,7 @@ from backend.models.resource import Resource
 from backend.models.twin import Alarm, AlarmPublic, Connection, Reading, Twin, TwinPublic
 from backend.models.types import utcnow
 from backend.services.common import within_scope
+from backend.services.notifications.outbox import notify_alarm
 
 FieldValue = bool | int | float | str
 MAX_DESIRED_FIELDS = 200
@@ -162,19 +164,36 @@ def store_alarms(session: Session, alarms: Sequence[AlarmRecord]) -> int:
             )
         ).first()
         if exists is None:
-            session.add(
-                Alarm(
-                    resource_id=alarm.resource_id,
-                    ts=alarm.ts,
-                    kind=alarm.kind,
-                    code=alarm.code,
-                    severity=alarm.severity,
-                    message=alarm.message[:2000],
-                    agent=alarm.agent,
-                )
+            stored = Alarm(
+                resource_id=alarm.resource_id,
+                ts=alarm.ts,
+                kind=alarm.kind,
+                code=alarm.code,
+                severity=alarm.severity,
+                message=alarm.message[:2000],
+                agent=alarm.agent,
             )
+            if links_booking(alarm.severity):
+                stored.booking_id = _running_booking(session, alarm.resource_id, alarm.ts)
+                session.add(stored)
+                session.flush()
+                notify_alarm(session, stored, "alarm.critical")
+            else:
+                session.add(stored)
             new += 1
     return new
+
+
+def _running_booking(session: Session, resource_id: int, at: datetime) -> int | None:
+    """The booking whose slot holds `at` on the resource (a line's instruments carry its child rows)."""
+    return session.exec(
+        select(Booking.id).where(
+            Booking.resource_id == resource_id,
+            col(Booking.status).in_([s.value for s in RUN_STATUSES]),
+            col(Booking.starts_at) <= at,
+            col(Booking.ends_at) > at,
+        )
+    ).first()
 
 
 def resource_ids_by_code(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -378,8 +397,11 @@ def list_alarms(
     end: datetime | None,
     offset: int,
     limit: int,
+    state: AlarmState | None = None,
 ) -> tuple[list[AlarmPublic], int]:
     query = select(Alarm)
+    if state is not None:
+        query = query.where(Alarm.state == state)
     if resource_id is not None:
         resource, _ = _resource(session, resource_id)
         ensure_not_sme(who, "alarms")

@@ -124,6 +124,21 @@ class World:
         body = {"user_id": self.ids["user"][owner], "resource_id": self.resource(owner)}
         return int(self.api.admin("POST", f"{V1}/qualifications", body)["id"])
 
+    def alarm(self, owner: str) -> int:
+        """An alarm as ingest stores it (no API makes one), active."""
+        engine = self.api.client.app.state.engine  # type: ignore[attr-defined]
+        with Session(engine) as session:
+            alarm = Alarm(
+                resource_id=self.ids["resource"][owner],
+                ts=datetime.now(UTC) - timedelta(minutes=next(self.slots)),
+                kind="alarm",
+                code=unique("HI"),
+                severity="warning",
+            )
+            session.add(alarm)
+            session.commit()
+            return int(alarm.id or 0)
+
     def repair(self, owner: str) -> int:
         start, end = self.slot()
         body = {"cause": "fault", "resource_id": self.ids["resource"][owner], "start": start, "end": end}
@@ -515,6 +530,8 @@ OPS: dict[tuple[str, str], Op] = {
         _with(_path(resource_id="resource"), query={"field": "temp_c"})
     ),
     ("GET", "/alarms"): Op(_query(limit=500), lists="alarm"),
+    ("POST", "/alarms/{alarm_id}/ack"): Op(_path(alarm_id="alarm"), fresh="alarm"),
+    ("POST", "/alarms/{alarm_id}/clear"): Op(_path(alarm_id="alarm"), fresh="alarm"),
     ("GET", "/stream/twins"): Op(_query(poll_seconds=0.2, max_seconds=0.3)),
     ("GET", "/audit/events"): Op(_query(limit=500, subject="booking"), lists="booking", key="subject_id"),
     ("GET", "/audit/verify"): Op(_none),
