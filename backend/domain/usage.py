@@ -26,10 +26,14 @@ again or late. The tracker keeps the device time of the newest sample it process
   replayed message never creates or moves anything). A late in-use sample that no session covers extends
   the neighbouring session when it lies within `min_seconds` of it, and otherwise starts a session that
   ends at that sample (`closed_by = late`; further late samples extend it). A late sample that is not use
-  changes nothing: late data never splits, shortens or closes a session.
+  changes nothing, with one exception: falling after a closed session's last in-use sample and before its
+  end, it ends the session there, where the samples in order would have ended it (the newer sample that
+  closed it came first: another ingest worker had it). Late data never splits or closes a session.
 
-Sessions only ever grow, so every in-use sample once processed stays covered, and processing any sample a
-second time changes nothing (tests/unit/backend/test_usage_rules.py checks both with hypothesis)."""
+A session keeps every in-use sample once processed covered, and processing any sample a second time
+changes nothing (tests/unit/backend/test_usage_rules.py checks both with hypothesis). Messages handled out
+of device order by less than `min_seconds` (several ingest workers, one restarting) give the sessions that
+count as the messages in order do (checked there too)."""
 
 from __future__ import annotations
 
@@ -257,14 +261,10 @@ class Tracker:
         else:
             covering = self.store.covering(obs.at)
         if covering is not None:
-            if counts_as_use(obs.state):
-                new_state = obs.state not in covering.states
-                covering.states.add(obs.state)
-                if covering.credit(obs) or new_state:
-                    self._touch(covering)
+            self._late_inside(covering, obs)
             return
         if not counts_as_use(obs.state):
-            return  # late data never splits, shortens or closes a session
+            return  # late data never splits or closes a session
         previous = self.store.before(obs.at)
         following = self.store.after(obs.at)
         if previous is not None and obs.at - previous.finish() < self.rules.gap:
@@ -288,6 +288,24 @@ class Tracker:
             and following.start - span.finish() < self.rules.gap
         ):
             self._absorb(span, following)
+
+    def _late_inside(self, span: Span, obs: Observation) -> None:
+        """A late sample inside a session. In use: the session has seen it. Not in use, after the last
+        in-use sample and before the end: the session ends there, where it would have ended had the samples
+        come in order (the newer sample that closed it came first: another ingest worker had it)."""
+        if counts_as_use(obs.state):
+            touched = span.credit(obs)
+            if obs.at > span.last_seen:
+                span.last_seen = obs.at
+                touched = True
+            if obs.state not in span.states:
+                span.states.add(obs.state)
+                touched = True
+            if touched:
+                self._touch(span)
+        elif span.end is not None and span.last_seen < obs.at < span.end:
+            span.end = obs.at
+            self._touch(span)
 
     def _absorb(self, span: Span, following: Span) -> None:
         """`following` starts within the minimum pause of `span`'s end: one session."""

@@ -328,3 +328,43 @@ def test_early_start_no_show_and_a_booking_still_running() -> None:
     assert not booking_figures((m(60), m(120)), [], [], now=m(1000), could_run=False).no_show
     running = booking_figures((m(60), m(120)), [], [], now=m(90))
     assert running.in_progress and not running.no_show
+
+
+@st.composite
+def instrument_messages(draw: st.DrawFn) -> list[list[Observation]]:
+    """An instrument's samples (1-10 s apart, states in runs) cut into messages of 1-6 samples."""
+    runs = draw(st.lists(st.tuples(st.sampled_from(STATES), st.integers(1, 30)), min_size=1, max_size=12))
+    samples: list[Observation] = []
+    at = 0
+    for state, length in runs:
+        for _ in range(length):
+            at += draw(st.integers(1, 10))
+            samples.append(obs(at, state))
+    cuts = draw(st.lists(st.integers(0, len(samples)), max_size=len(samples) // 2))
+    edges = sorted({*cuts, 0, len(samples)})
+    return [samples[a:b] for a, b in itertools.pairwise(edges)]
+
+
+@settings(max_examples=400)
+@given(instrument_messages(), st.randoms(use_true_random=False))
+def test_workers_handling_messages_out_of_order_make_the_sessions_one_worker_makes(
+    messages: list[list[Observation]], rng: random.Random
+) -> None:
+    """Several ingest workers share one instrument's messages: each is handled as its own batch, in an
+    order off device order by less than the minimum pause (a batch time, a worker's restart); the sessions
+    that count are those of the messages in order. (A flicker can differ: when the sample that ended it
+    came first, the flicker ends at its own last sample.)"""
+    skew = RULES.gap.total_seconds() / 2
+    shuffled = sorted(messages, key=lambda msg: msg[0].at + timedelta(seconds=rng.uniform(0, skew)))
+    in_order, mixed = SpanList(), SpanList()
+    feed(list(messages), in_order)
+    store_tracker = [None, None]  # cursor, open span carried from batch to batch, as ingest's rows do
+    for message in shuffled:
+        tracker = track(in_device_order(message), RULES, mixed, store_tracker[0], store_tracker[1])
+        store_tracker = [tracker.cursor, tracker.open]
+    assert counted(mixed) == counted(in_order)
+
+
+def counted(store: SpanList) -> list[tuple[datetime, datetime | None, str | None, set[str]]]:
+    """The sessions that count as use (flickers shorter than the minimum do not: docs/usage.md)."""
+    return [(s.start, s.end, s.closed_by, s.states) for s in store.sorted() if not s.is_short(RULES)]
