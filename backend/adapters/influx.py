@@ -241,7 +241,7 @@ class InfluxWriter:
         *,
         batch_lines: int = 5000,
         flush_seconds: float = 0.5,
-        max_queue_lines: int = 200_000,
+        max_queue_lines: int = 40_000,
         backoff_start: float = 0.2,
         backoff_max: float = 10.0,
     ) -> None:

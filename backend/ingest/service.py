@@ -66,7 +66,7 @@ log = get_logger("pilotshare.ingest")
 DEFAULT_GROUP = "pilotshare-ingest"
 #: The broker may send a worker this many messages before it acknowledges any (MQTT 5 Receive Maximum).
 #: Mosquitto's own default for MQTT 3.1.1 clients is 20, which kept a backlog trickling in.
-RECEIVE_MAXIMUM = 1000
+RECEIVE_MAXIMUM = 400
 NEVER_EXPIRES = 0xFFFFFFFF
 
 
@@ -152,8 +152,8 @@ class Ingest:
         *,
         client_id: str = "pilotshare-ingest",
         group: str = DEFAULT_GROUP,
-        batch_messages: int = 500,
-        batch_seconds: float = 0.2,
+        batch_messages: int = 200,
+        batch_seconds: float = 0.1,
         max_queue: int = 20_000,
         usage_rules: UsageRules | None = None,
         login: tuple[str, str] | None = None,
