@@ -118,6 +118,13 @@ class IngestStats:
     unknown_resources: Counter[str] = field(default_factory=Counter)
 
 
+def _first_line(exc: SQLAlchemyError) -> str:
+    """The database's own message (SQLAlchemy puts notes such as "raised as a result of Query-invoked
+    autoflush" before it)."""
+    cause = getattr(exc, "orig", None) or exc
+    return str(cause).strip().splitlines()[0][:300] if str(cause).strip() else type(cause).__name__
+
+
 class ResourceDirectory:
     """(platform code, resource code) -> resource id, cached; unknown codes are looked up again later."""
 
@@ -313,9 +320,7 @@ class Ingest:
             except SQLAlchemyError as exc:
                 if self._stopping.is_set():
                     raise
-                log.warning(
-                    "ingest.db_retry", step=what, error=str(exc).splitlines()[0][:300], in_seconds=delay
-                )
+                log.warning("ingest.db_retry", step=what, error=_first_line(exc), in_seconds=delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 30.0)
 

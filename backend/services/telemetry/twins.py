@@ -11,10 +11,13 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from backend.db import unit_of_work
 from backend.domain.access import (
@@ -89,20 +92,26 @@ def _locked_twin(session: Session, resource_id: int) -> Twin:
 def _locked_twins(session: Session, resource_ids: Sequence[int]) -> dict[int, Twin]:
     """The twins of these resources, locked in resource order in one query (missing ones made)."""
     wanted = sorted(set(resource_ids))
-    twins = {
-        twin.resource_id: twin
-        for twin in session.exec(
-            select(Twin)
-            .where(col(Twin.resource_id).in_(wanted))
-            .order_by(col(Twin.resource_id))
-            .with_for_update()
+    query = select(Twin).where(col(Twin.resource_id).in_(wanted)).order_by(col(Twin.resource_id))
+    twins = {twin.resource_id: twin for twin in session.exec(query.with_for_update())}
+    missing = [rid for rid in wanted if rid not in twins]
+    if missing:
+        # Several ingest workers may meet the same new resource at once: insert what is missing, leave
+        # what another one inserted meanwhile, then lock those rows like the others.
+        rows = [Twin(resource_id=rid).model_dump() for rid in missing]
+        session.execute(
+            _insert(session, Twin).values(rows).on_conflict_do_nothing(index_elements=["resource_id"])
         )
-    }
-    for resource_id in wanted:
-        if resource_id not in twins:
-            twins[resource_id] = Twin(resource_id=resource_id)
-            session.add(twins[resource_id])
+        late = query.where(col(Twin.resource_id).in_(missing)).with_for_update()
+        twins.update({twin.resource_id: twin for twin in session.exec(late)})
     return twins
+
+
+def _insert(session: Session, table: type[SQLModel]) -> Any:
+    """INSERT with ON CONFLICT for the session's database (PostgreSQL or SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql_insert(table)
+    return sqlite_insert(table)
 
 
 def _bump(twin: Twin) -> None:
