@@ -186,6 +186,7 @@ class Ingest:
         self.usage_rules = usage_rules or UsageRules()
         self.stats = IngestStats()
         self.directory = ResourceDirectory(engine)
+        self._with_twin: set[int] = set()  # resources whose twin row exists (made before a batch locks it)
         self._queue: queue.Queue[Received] = queue.Queue(maxsize=max_queue)
         self._stopping = threading.Event()
         self._connected = threading.Event()
@@ -419,6 +420,10 @@ class Ingest:
                 )
 
         states = {rid: items for rid, items in states.items() if items}
+        new_twins = set(changes) - self._with_twin
+        if new_twins:
+            self._with_retries("twins", lambda: twins.ensure_twins(self.engine, new_twins))
+            self._with_twin |= new_twins
         if changes or alarms or held:
             changed, new_alarms, sessions = self._with_retries(
                 "twins", lambda: self._store(changes, alarms, states, held)

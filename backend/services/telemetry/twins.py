@@ -11,13 +11,12 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from backend.db import unit_of_work
 from backend.domain.access import (
@@ -94,24 +93,26 @@ def _locked_twins(session: Session, resource_ids: Sequence[int]) -> dict[int, Tw
     wanted = sorted(set(resource_ids))
     query = select(Twin).where(col(Twin.resource_id).in_(wanted)).order_by(col(Twin.resource_id))
     twins = {twin.resource_id: twin for twin in session.exec(query.with_for_update())}
-    missing = [rid for rid in wanted if rid not in twins]
-    if missing:
-        # Several ingest workers may meet the same new resource at once: insert what is missing, leave
-        # what another one inserted meanwhile, then lock those rows like the others.
-        rows = [Twin(resource_id=rid).model_dump() for rid in missing]
-        session.execute(
-            _insert(session, Twin).values(rows).on_conflict_do_nothing(index_elements=["resource_id"])
-        )
-        late = query.where(col(Twin.resource_id).in_(missing)).with_for_update()
-        twins.update({twin.resource_id: twin for twin in session.exec(late)})
+    for resource_id in wanted:
+        if resource_id not in twins:
+            twins[resource_id] = Twin(resource_id=resource_id)
+            session.add(twins[resource_id])
     return twins
 
 
-def _insert(session: Session, table: type[SQLModel]) -> Any:
-    """INSERT with ON CONFLICT for the session's database (PostgreSQL or SQLite)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql_insert(table)
-    return sqlite_insert(table)
+def ensure_twins(engine: Engine, resource_ids: Iterable[int]) -> None:
+    """Make the twins of these resources exist, in a transaction of its own.
+
+    Several ingest workers meeting the same new resources would otherwise race to insert the same twin
+    inside their batch transactions (a primary key conflict, or a deadlock between one's insert and the
+    other's row locks) and retry; here a twin another worker inserted meanwhile is simply left alone.
+    """
+    rows = [Twin(resource_id=rid).model_dump() for rid in sorted(set(resource_ids))]
+    if not rows:
+        return
+    with unit_of_work(engine) as session:
+        insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(Twin).values(rows).on_conflict_do_nothing(index_elements=["resource_id"]))
 
 
 def _bump(twin: Twin) -> None:

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from backend.migrations import upgrade
 from backend.services.demo.seed import seed_demo
 from backend.settings import Settings
 from edge_agent.protocol import telemetry_topic
+from tests.support.databases import database
 from tests.support.influxdb import InfluxServer
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.waiting import eventually
@@ -100,8 +101,8 @@ class Worker:
 class Site:
     """A seeded database and an InfluxDB database that ingest workers write into."""
 
-    def __init__(self, tmp_path: Path, name: str, influx: InfluxServer, broker: MosquittoBroker) -> None:
-        self.url = f"sqlite:///{tmp_path}/{name}.db"
+    def __init__(self, url: str, name: str, influx: InfluxServer, broker: MosquittoBroker) -> None:
+        self.url = url
         upgrade(self.url)
         engine = make_engine(Settings(database_url=self.url))
         with unit_of_work(engine) as session:
@@ -150,7 +151,10 @@ class Site:
         finally:
             engine.dispose()
         reported = {
-            code: {k: (v["ns"], v["value"]) for k, v in json.loads(rep).items()}
+            code: {
+                k: (v["ns"], v["value"])
+                for k, v in (rep if isinstance(rep, dict) else json.loads(rep)).items()
+            }
             for code, rep in twins
             if code in RESOURCES
         }
@@ -159,14 +163,6 @@ class Site:
     def close(self) -> None:
         for worker in self.workers:
             worker.close()
-
-
-@pytest.fixture
-def sites(tmp_path: Path, influxdb_module: InfluxServer, mosquitto: MosquittoBroker) -> Iterator[list[Site]]:
-    made: list[Site] = []
-    yield made
-    for site in made:
-        site.close()
 
 
 class Agents:
@@ -183,13 +179,16 @@ class Agents:
             client.close()
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_two_workers_one_killed_mid_stream_store_everything_as_one_worker_would(
-    tmp_path: Path, influxdb_module: InfluxServer, mosquitto: MosquittoBroker, sites: list[Site]
+    kind: str, tmp_path: Path, influxdb_module: InfluxServer, mosquitto: MosquittoBroker
 ) -> None:
     messages = stream()
+    sites: list[Site] = []
     agents = Agents(mosquitto)
+    databases = ExitStack()
     try:
-        shared = Site(tmp_path, "shared", influxdb_module, mosquitto)
+        shared = Site(databases.enter_context(database(kind, tmp_path)), "shared", influxdb_module, mosquitto)
         sites.append(shared)
         a, b = shared.worker(tmp_path, "a"), shared.worker(tmp_path, "b")
         a.start()
@@ -209,7 +208,7 @@ def test_two_workers_one_killed_mid_stream_store_everything_as_one_worker_would(
         assert all(s["bad_payloads"] == 0 and s["lines_dropped"] == 0 for s in summaries)
         assert all(s["samples"] > 0 for s in summaries)  # b's second run got what was routed to it
 
-        single = Site(tmp_path, "single", influxdb_module, mosquitto)
+        single = Site(databases.enter_context(database(kind, tmp_path)), "single", influxdb_module, mosquitto)
         sites.append(single)
         alone = single.worker(tmp_path, "alone")
         alone.start()
@@ -217,10 +216,13 @@ def test_two_workers_one_killed_mid_stream_store_everything_as_one_worker_would(
             agents.send(topic, body)
         eventually(lambda: single.count() == TOTAL, 90, f"all {TOTAL} samples from the single worker")
         alone.stop()
+        got, expected = shared.products(), single.products()
     finally:
         agents.close()
+        for site in sites:
+            site.close()
+        databases.close()
 
-    got, expected = shared.products(), single.products()
     assert len(expected["sessions"]) >= 2 * len(RESOURCES)  # the stream opens and closes sessions
     assert got["twins"] == expected["twins"]
     assert got["sessions"] == expected["sessions"]
