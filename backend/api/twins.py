@@ -47,7 +47,11 @@ def set_desired(resource_id: Id, body: DesiredUpdate, write: Writer, who: Caller
         return service.set_desired(session, who, resource_id, body.desired)
 
 
-@router.get("/resources/{resource_id}/telemetry", response_model=TelemetrySeries)
+@router.get(
+    "/resources/{resource_id}/telemetry",
+    response_model=TelemetrySeries,
+    responses={503: {"description": "the telemetry store (InfluxDB) is unreachable or refused the query"}},
+)
 def get_telemetry(
     resource_id: Id,
     session: SessionDep,

@@ -4,7 +4,8 @@ Import the fixtures by name into a conftest.py::
 
     from tests.support.influxdb import influxdb, influxdb_module  # noqa: F401
 
-``influxdb_module`` (module scope) and ``influxdb`` (function scope) give an :class:`InfluxServer` with
+``influxdb_session`` (session scope, for tests that only need a store to answer), ``influxdb_module``
+(module scope) and ``influxdb`` (function scope) give an :class:`InfluxServer` with
 ``url``, ``stop()``, ``start()`` and ``query(q, db)``. The server gets its own temporary config with
 meta/data/wal directories, reporting disabled and both the HTTP and the RPC bind address on free
 ports. The binary is ``/usr/bin/influxd`` or ``$INFLUXD_BIN``; a missing binary fails the test with
@@ -139,4 +140,9 @@ def influxdb() -> Iterator[InfluxServer]:
 
 @pytest.fixture(scope="module")
 def influxdb_module() -> Iterator[InfluxServer]:
+    yield from _server()
+
+
+@pytest.fixture(scope="session")
+def influxdb_session() -> Iterator[InfluxServer]:
     yield from _server()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlmodel import Session
@@ -99,16 +100,14 @@ def read_series(
     for window_start, window_end in windows[:100]:
         q = _influxql(platform.code, resource.code, field, window_start, window_end, every)
         try:
-            results = client.query(q, epoch="ns")
+            found = _series(client, q)
         except InfluxError as exc:
             if "unsupported mean" in str(exc) or ("mean" in str(exc) and "type" in str(exc)):
                 raise Invalid(
                     "every", f"{field!r} is not numeric, so it cannot be averaged; leave every out"
                 ) from None
             raise Unavailable(f"telemetry store answered: {exc}") from None
-        except httpx.HTTPError as exc:
-            raise Unavailable(f"telemetry store is unreachable: {exc}") from None
-        for series in results[0].get("series", []) if results else []:
+        for series in found:
             for ts, value in series.get("values", []):
                 points.append(TelemetryPoint(time=twins.ns_to_datetime(int(ts)), value=value))
         if len(points) > MAX_POINTS:
@@ -152,12 +151,10 @@ def booking_run_data(
         table = quote_identifier(MEASUREMENT)
         q = f"SELECT mean(*) FROM {table} WHERE {where} GROUP BY time({every}) fill(none)"
         try:
-            results = client.query(q, epoch="ns")
+            found = _series(client, q)
         except InfluxError as exc:
             raise Unavailable(f"telemetry store answered: {exc}") from None
-        except httpx.HTTPError as exc:
-            raise Unavailable(f"telemetry store is unreachable: {exc}") from None
-        for series in results[0].get("series", []) if results else []:
+        for series in found:
             columns = series["columns"]
             names = [c.removeprefix("mean_") for c in columns[1:]]
             rows = series.get("values", [])
@@ -170,6 +167,21 @@ def booking_run_data(
                 )
             )
     return out
+
+
+def _series(client: InfluxClient, q: str) -> list[dict[str, Any]]:
+    """The series one query finds. A store that has no database yet holds no samples (ingest creates the
+    database with its first write), so that is an empty answer, not an outage."""
+    try:
+        results = client.query(q, epoch="ns")
+    except InfluxError as exc:
+        if "database not found" in str(exc):
+            return []
+        raise
+    except httpx.HTTPError as exc:
+        raise Unavailable(f"telemetry store is unreachable: {exc}") from None
+    found: list[dict[str, Any]] = results[0].get("series", []) if results else []
+    return found
 
 
 def booked_resources(session: Session, booking: Booking) -> list[Resource]:

@@ -15,6 +15,7 @@ from backend.main import create_app
 from backend.migrations import upgrade
 from backend.services.demo.seed import seed_demo
 from backend.settings import Settings
+from tests.support.influxdb import InfluxServer, influxdb_session  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +52,7 @@ def login(client: TestClient, email: str, password: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def api(database_url: str) -> Iterator[Api]:
+def api(database_url: str, influxdb_session: InfluxServer) -> Iterator[Api]:  # noqa: F811
     upgrade(database_url)
     settings = Settings(
         database_url=database_url,
@@ -59,6 +60,7 @@ def api(database_url: str) -> Iterator[Api]:
         demo_mode=False,
         background_seconds=0,
         webhook_allow_private=True,  # the tests' webhook receivers listen on 127.0.0.1
+        influx_url=influxdb_session.url,  # a private, empty store: telemetry reads answer, never 503
     )
     engine = make_engine(settings)
     with unit_of_work(engine) as session:

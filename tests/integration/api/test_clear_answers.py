@@ -15,11 +15,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.engine import Engine
 
+from backend.adapters.influx import InfluxClient
 from backend.db import make_engine, unit_of_work
 from backend.models.booking import Booking, BookingKind
 from backend.models.twin import Twin
 from backend.settings import Settings
 from tests.integration.api.conftest import Api
+from tests.support.mosquitto import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -204,3 +206,27 @@ def test_booked_hours_of_the_report_leave_out_what_is_still_to_come(api: Api, en
     [row] = [r for r in platform["resources"] if r["code"] == resource["code"]]
     assert row["booked_hours"] == 2.0
     assert datetime.fromisoformat(platform["as_of"]) <= datetime.now(UTC)
+
+
+def test_telemetry_before_the_first_sample_is_an_empty_series(api: Api, engine: Engine) -> None:
+    """The tests' store is fresh: ingest has not created its database yet. That is no data, not an outage."""
+    resource = _resource(api)
+    _twin(engine, resource["id"], {"temperature_c": 36.8})
+    answer = api.call("operator", "GET", f"{V1}/resources/{resource['id']}/telemetry?field=temperature_c")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["points"] == []
+
+
+def test_telemetry_from_a_store_that_is_down_answers_503_and_says_so(api: Api, engine: Engine) -> None:
+    resource = _resource(api)
+    _twin(engine, resource["id"], {"temperature_c": 36.8})
+    app = api.client.app
+    working = app.state.influx  # type: ignore[attr-defined]
+    app.state.influx = InfluxClient(f"http://127.0.0.1:{free_port()}", "pilotshare", timeout=2)  # type: ignore[attr-defined]
+    try:
+        answer = api.call("operator", "GET", f"{V1}/resources/{resource['id']}/telemetry?field=temperature_c")
+    finally:
+        app.state.influx.close()  # type: ignore[attr-defined]
+        app.state.influx = working  # type: ignore[attr-defined]
+    assert answer.status_code == 503
+    assert answer.json()["detail"].startswith("telemetry store is unreachable")

@@ -28,6 +28,7 @@ from backend.migrations import upgrade
 from backend.services.demo.seed import seed_demo
 from backend.settings import Settings
 from tests.support.api_server import running_api
+from tests.support.influxdb import InfluxServer
 
 pytestmark = pytest.mark.integration
 
@@ -37,14 +38,20 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 @pytest.fixture(scope="module")
-def fuzz_target(database_url: str) -> Iterator[tuple[str, dict[str, dict[str, str]]]]:
+def fuzz_target(
+    database_url: str, influxdb_session: InfluxServer
+) -> Iterator[tuple[str, dict[str, dict[str, str]]]]:
     """A real API process on a seeded database, and a bearer header for each kind of caller."""
     upgrade(database_url)
     engine = make_engine(Settings(database_url=database_url, secret_key=SECRET))
     with unit_of_work(engine) as session:
         logins = {login.role: login for login in reversed(seed_demo(session))}
     engine.dispose()
-    env = {"PILOTSHARE_WEBHOOK_ALLOW_PRIVATE": "true", "PILOTSHARE_LOGIN_ADDRESS_FAILURES": "100000"}
+    env = {
+        "PILOTSHARE_WEBHOOK_ALLOW_PRIVATE": "true",
+        "PILOTSHARE_LOGIN_ADDRESS_FAILURES": "100000",
+        "PILOTSHARE_INFLUX_URL": influxdb_session.url,  # a private store: telemetry reads answer, never 503
+    }
     with running_api(database_url, SECRET, **env) as base:
         roles: dict[str, dict[str, str]] = {"anonymous": {}}
         for role, login in logins.items():
