@@ -73,6 +73,12 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return _translations(current_language()).ngettext(singular, plural, n)
 
 
+def pgettext(context: str, message: str) -> str:
+    """A word whose translation depends on what it is said of (an *active* alarm is not an *active*
+    resource)."""
+    return str(_translations(current_language()).pgettext(context, message))
+
+
 _ = gettext
 
 

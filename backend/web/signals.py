@@ -4,7 +4,7 @@ the console's choice of which matter at a glance (a fermenter's temperature and 
 
 from __future__ import annotations
 
-from backend.i18n import N_, gettext
+from backend.i18n import N_, gettext, pgettext
 
 #: device type -> (signal, label, unit), most telling first
 KEY_SIGNALS: dict[str, tuple[tuple[str, str, str], ...]] = {
@@ -63,6 +63,8 @@ STATES = (
     N_("unknown"),
 )
 CONNECTION = (N_("online"), N_("offline"))
+#: an alarm's severity (`edge_agent.protocol.Severity`); its states are `alarm_states` below
+SEVERITIES = (N_("info"), N_("warning"), N_("critical"))
 
 
 def catalog() -> dict[str, object]:
@@ -72,5 +74,10 @@ def catalog() -> dict[str, object]:
             device: [[name, gettext(label), unit] for name, label, unit in signals]
             for device, signals in KEY_SIGNALS.items()
         },
-        "words": {w: gettext(w) for w in (*STATES, *CONNECTION)},
+        "words": {w: gettext(w) for w in (*STATES, *CONNECTION, *SEVERITIES)},
+        "alarm_states": {  # backend.domain.alarms.AlarmState
+            "active": pgettext("alarm", "active"),
+            "acknowledged": pgettext("alarm", "acknowledged"),
+            "cleared": pgettext("alarm", "cleared"),
+        },
     }

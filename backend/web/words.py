@@ -90,6 +90,7 @@ REFUSALS = [
     ),
     N_("{resource} is {status} and cannot be booked"),
     N_("auditors have read-only access"),
+    N_("only an operator of this platform (or an administrator) may change it"),
     N_("must be after start"),
     N_("a fixed slot needs both start and end"),
     N_("describe the hazard (substances, quantities, precautions)"),

@@ -224,7 +224,9 @@ def test_live_cards_fit_the_tablet_and_filter_by_state(visit: Visit, stack: Stac
     assert visit.foreign_requests() == []
 
 
-def report(stack: Stack, code: str, readings: dict[str, Any], alarm: str | None = None) -> None:
+def report(
+    stack: Stack, code: str, readings: dict[str, Any], alarm: str | None = None, severity: str = "warning"
+) -> None:
     """What ingest does with an instrument's messages: merge readings into its twin (online since now)
     and store an alarm. Written straight to the stack's database: this stack runs no broker or ingest."""
     from sqlmodel import select
@@ -243,7 +245,7 @@ def report(stack: Stack, code: str, readings: dict[str, Any], alarm: str | None 
             change.read(name, time.time_ns(), value)
         apply_changes(session, {rid: change})
         if alarm:
-            store_alarms(session, [AlarmRecord(rid, now, "alarm", alarm, "high", "pH out of range", None)])
+            store_alarms(session, [AlarmRecord(rid, now, "alarm", alarm, severity, "pH out of range", None)])
     engine.dispose()
 
 
@@ -277,3 +279,74 @@ def test_a_live_card_shows_key_signals_and_changes_state_as_the_twin_does(
     visit.shot(f"live-running-{lang}")
     visit.page.click("[data-filter=all]")
     assert visit.foreign_requests() == []
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_operator_acknowledges_an_alarm_on_the_live_page(visit: Visit, stack: Stack, lang: str) -> None:
+    """An alarm present -> its card shows it active with severity and since when -> the operator presses
+    the button -> the card and the alarm list show it acknowledged, with no reload; the filter finds the
+    card on a tablet and on a phone, and neither scrolls sideways."""
+    visit.page.set_viewport_size(TABLET)
+    code, alarm = ("SD-1", "OUTLET_HIGH_ZH") if lang == "zh" else ("FD-1", "SHELF_HIGH_EN")
+    report(stack, code, {"state": "running", "locked": False}, alarm=alarm, severity="critical")
+    email, password = stack.logins["operator"]
+    visit.go(f"/?lang={lang}")
+    visit.login(email, password, then="/live")
+    expect(visit.page.locator("#twins")).to_have_attribute("data-alarms-ready", "yes")
+    card = visit.page.locator(f"#twins .card.twin[data-code='{code}']")
+    item = card.locator("li.alarm", has_text=alarm)
+    expect(item).to_have_attribute("data-state", "active")
+    expect(card).to_have_attribute("data-alarm", "active")
+    expect(item.locator(".sev")).to_have_text("严重" if lang == "zh" else "critical")
+    expect(item.locator("[data-testid=alarm-state]")).to_have_text("报警中" if lang == "zh" else "active")
+    expect(item).to_contain_text("始于" if lang == "zh" else "since")
+    visit.page.click("[data-filter=fault]")
+    expect(card).to_be_visible()
+    expect(
+        visit.page.locator("#twins .card.twin[data-alarm=no][data-state=running] >> visible=true")
+    ).to_have_count(0)
+    fits_the_tablet(visit, "the live page with an alarm")
+    visit.shot(f"live-alarm-tablet-{lang}")
+    button = item.get_by_role("button", name="确认" if lang == "zh" else "Acknowledge")
+    with visit.page.expect_response(lambda r: r.url.endswith("/ack") and r.request.method == "POST") as done:
+        button.click()
+    assert done.value.status == 200
+    expect(item).to_have_attribute("data-state", "acknowledged")
+    expect(item.locator("[data-testid=alarm-state]")).to_have_text(
+        "已确认" if lang == "zh" else "acknowledged"
+    )
+    expect(item.get_by_role("button")).to_have_count(0)
+    expect(card).to_have_attribute("data-alarm", "acknowledged")
+    listed = visit.page.locator("#alarms li.alarm", has_text=alarm)
+    expect(listed).to_have_attribute("data-state", "acknowledged")
+    visit.page.set_viewport_size(PHONE)
+    visit.page.click("[data-filter=running]")
+    expect(card).to_be_visible()
+    visit.page.click("[data-filter=offline]")
+    expect(card).to_be_hidden()
+    visit.page.click("[data-filter=fault]")
+    expect(card).to_be_visible()  # acknowledged is still open until it is cleared
+    overflow = visit.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the live page scrolls sideways by {overflow} px on a phone"
+    visit.shot(f"live-alarm-phone-{lang}")
+    visit.page.reload()
+    expect(visit.page.locator("#alarms li.alarm", has_text=alarm)).to_have_attribute(
+        "data-state", "acknowledged"
+    )
+    assert visit.foreign_requests() == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_an_auditor_sees_alarms_without_the_button(visit: Visit, stack: Stack, lang: str) -> None:
+    code, alarm = "F50-1", f"DO_LOW_{lang.upper()}"
+    report(stack, code, {"state": "idle"}, alarm=alarm)
+    email, password = stack.logins["auditor"]
+    visit.go(f"/?lang={lang}")
+    visit.login(email, password, then="/live")
+    item = visit.page.locator(f"#twins .card.twin[data-code='{code}'] li.alarm", has_text=alarm)
+    expect(item).to_have_attribute("data-state", "active")
+    expect(item.locator(".sev")).to_have_text("警告" if lang == "zh" else "warning")
+    expect(visit.page.locator("button[data-ack]")).to_have_count(0)

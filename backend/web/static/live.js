@@ -1,14 +1,17 @@
 // Live instruments: a card per instrument the logged-in user may see, kept current by the twin stream
 // (SSE): its key signals (chosen per kind of instrument, with units and names in the page's language,
 // from data-catalog), a sparkline of the first one over the last hour, online/offline since when,
-// interlock, pending setpoints and its alarms of the last 24 hours; a filter by state.
+// interlock, pending setpoints and its open alarms (severity, since when, active or acknowledged); a filter
+// by state. An operator of the instrument's platform (or an administrator) acknowledges an active alarm
+// with a button: the page posts to its own route (/live/alarms/{id}/ack) with the CSRF token, like every
+// form, and shows the alarm acknowledged from the answer.
 // Plain browser JavaScript, no build step; it calls the API with the page's session cookie (same origin)
 // and sends the visitor to log in and back when the session ends.
 "use strict";
 
 const API = "/api/v1";
 const cards = new Map(); // resource id -> {resource, twin, card, spark: [[ms, value]]}
-let alarms = [];
+let alarms = []; // open alarms of any age and every alarm of the last 24 hours, newest first
 let filter = "all";
 
 const $ = (id) => document.getElementById(id);
@@ -103,9 +106,36 @@ function stateOf(entry) {
   return reported.state ? String(reported.state.value) : "unknown";
 }
 
-function alarmsOf(id) {
-  const day = Date.now() - 24 * 3600 * 1000;
-  return alarms.filter((a) => a.resource_id === id && Date.parse(a.ts) > day);
+function openAlarms(id) {
+  return alarms.filter((a) => a.resource_id === id && a.state !== "cleared");
+}
+
+function alarmMark(id) {
+  const open = openAlarms(id);
+  if (open.some((a) => a.state === "active")) return "active";
+  return open.length ? "acknowledged" : "no";
+}
+
+function mayAcknowledge(alarm) {
+  const who = text("acknowledges");
+  const entry = cards.get(alarm.resource_id);
+  return alarm.state === "active" && (who === "*" || (who !== "" && entry && String(entry.resource.platform_id) === who));
+}
+
+// One alarm: severity, code and message, since when, its state, and the button while it is active.
+function alarmItem(a, withCode) {
+  const item = el("li", { class: `alarm ${a.severity || ""}`, "data-alarm-id": a.id, "data-state": a.state });
+  const code = withCode ? (cards.get(a.resource_id)?.resource.code || a.resource_id) + " " : "";
+  item.append(
+    el("span", { class: `sev sev-${a.severity}` }, word(a.severity)), " ",
+    el("b", {}, code + a.code), a.message ? ` ${a.message}` : "",
+    el("span", { class: "small muted" }, ` · ${text("tRaised")} ${clockOf(a.ts)} (${lasted(a.ts)})`), " ",
+    el("span", { class: `status alarm-${a.state}`, "data-testid": "alarm-state" }, catalog().alarm_states[a.state] || a.state),
+  );
+  if (mayAcknowledge(a)) {
+    item.append(" ", el("button", { type: "button", class: "ack", "data-ack": a.id }, text("tAck")));
+  }
+  return item;
 }
 
 function render(entry) {
@@ -113,10 +143,10 @@ function render(entry) {
   const reported = twin.reported || {};
   const state = stateOf(entry);
   const connection = twin.connection.state;
-  const recent = alarmsOf(resource.id);
+  const open = openAlarms(resource.id);
   const card = el("section", {
     class: `card twin ${connection}`, "data-state": state, "data-connection": connection,
-    "data-code": resource.code, "data-alarm": recent.length ? "yes" : "no",
+    "data-code": resource.code, "data-alarm": alarmMark(resource.id),
   });
   const name = text("lang") === "en" ? resource.name_en || resource.name : resource.name;
   card.append(
@@ -149,10 +179,10 @@ function render(entry) {
     const list = Object.entries(delta).map(([k, v]) => `${k} → ${shown(v)}${units[k] ? " " + units[k] : ""}`).join(", ");
     card.append(el("p", { class: "delta", "data-testid": "pending" }, `${text("tPending")}: ${list}`));
   }
-  if (recent.length) {
-    const list = el("ul", { class: "card-alarms" });
-    recent.slice(0, 3).forEach((a) => list.append(el("li", { class: a.severity }, `${clockOf(a.ts)} ${a.code} ${a.message || ""}`)));
-    card.append(el("p", { class: "small" }, text("tAlarms")), list);
+  if (open.length) {
+    const list = el("ul", { class: "card-alarms", "data-testid": "card-alarms" });
+    open.slice(0, 4).forEach((a) => list.append(alarmItem(a, false)));
+    card.append(el("p", { class: "small" }, `${text("tAlarms")} (${open.length})`), list);
   }
   card.append(el("p", { class: "ts", "data-ts": twin.updated_at || "" }, ago(twin.updated_at)));
   return card;
@@ -163,7 +193,7 @@ function visible(entry) {
   const connection = entry.twin.connection.state;
   if (filter === "all") return true;
   if (filter === "offline") return connection !== "online";
-  if (filter === "fault") return state === "fault" || alarmsOf(entry.resource.id).length > 0;
+  if (filter === "fault") return state === "fault" || openAlarms(entry.resource.id).length > 0;
   if (filter === "running") return ["running", "setup", "cleaning"].includes(state);
   return state === filter;
 }
@@ -211,22 +241,52 @@ function onTwin(twin) {
   refilter();
 }
 
-async function loadAlarms() {
-  const since = new Date(Date.now() - 24 * 3600 * 1000).toISOString();
-  const response = await api("/alarms?limit=100&from=" + since);
-  if (!response.ok) return;
-  alarms = (await response.json()).data;
+function showAlarms() {
   const list = $("alarms");
-  list.replaceChildren();
-  const codes = new Map([...cards.values()].map((e) => [e.resource.id, e.resource.code]));
-  for (const a of alarms.slice(0, 20)) {
-    list.append(el("li", { class: a.severity || "" }, clockOf(a.ts), " ", codes.get(a.resource_id) || a.resource_id, " ", a.code, ": ", a.message || ""));
-  }
+  list.replaceChildren(...alarms.slice(0, 30).map((a) => alarmItem(a, true)));
   for (const entry of cards.values()) place(entry);
   refilter();
 }
 
+async function loadAlarms() {
+  const since = new Date(Date.now() - 24 * 3600 * 1000).toISOString();
+  const answers = await Promise.all([
+    api("/alarms?limit=200&state=active"), api("/alarms?limit=200&state=acknowledged"), api("/alarms?limit=100&from=" + since),
+  ]);
+  if (answers.some((r) => !r.ok)) return;
+  const byId = new Map();
+  for (const answer of answers) for (const a of (await answer.json()).data) byId.set(a.id, a);
+  alarms = [...byId.values()].sort((a, b) => Date.parse(b.ts) - Date.parse(a.ts));
+  showAlarms();
+}
+
+async function acknowledge(button) {
+  const message = $("alarm-message");
+  button.disabled = true;
+  button.textContent = text("tAcking");
+  const token = document.querySelector('meta[name="csrf-token"]').content;
+  const response = await fetch(`/live/alarms/${button.dataset.ack}/ack`, {
+    method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": token, Accept: "application/json" },
+  });
+  const json = (response.headers.get("content-type") || "").includes("json");
+  if (response.status === 401 || !json) return backToLogin(); // the session ended: sent to log in
+  const answer = await response.json();
+  if (response.ok) {
+    alarms = alarms.map((a) => (a.id === answer.id ? answer : a));
+    message.hidden = true;
+    showAlarms();
+  } else {
+    message.textContent = answer.detail;
+    message.hidden = false;
+    await loadAlarms();
+  }
+}
+
 async function start() {
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-ack]");
+    if (button && !button.disabled) acknowledge(button);
+  });
   document.querySelectorAll("[data-filter]").forEach((button) => button.addEventListener("click", () => {
     filter = button.dataset.filter;
     document.querySelectorAll("[data-filter]").forEach((b) => {
@@ -246,6 +306,7 @@ async function start() {
   if (!cards.size) holder().append(el("p", {}, text("empty")));
   holder().dataset.ready = String(cards.size);
   await loadAlarms();
+  holder().dataset.alarmsReady = "yes";
   await Promise.all([...cards.values()].map(loadSpark));
   const stream = new EventSource(API + "/stream/twins");
   stream.addEventListener("twin", (event) => onTwin(JSON.parse(event.data)));

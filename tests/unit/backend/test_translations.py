@@ -15,6 +15,7 @@ CATALOG = ROOT / "backend/web/locales/zh_Hans/LC_MESSAGES/messages.po"
 
 
 def _ids(path: Path) -> dict[str, str]:
+    """msgid -> msgstr; a word said of something in particular (msgctxt) as `context|msgid`."""
     with path.open("rb") as f:
         catalog = read_po(f)
     out = {}
@@ -23,7 +24,7 @@ def _ids(path: Path) -> dict[str, str]:
             continue
         key = message.id[0] if isinstance(message.id, tuple) else message.id
         text = message.string[0] if isinstance(message.string, tuple) else message.string
-        out[key] = text or ""
+        out[f"{message.context}|{key}" if message.context else key] = text or ""
     return out
 
 
