@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from backend.web import (
+    account,
     admin,
     audit,
     catalog,
@@ -44,6 +45,7 @@ for module in (
     audit,
     reconciliation,
     admin,
+    account,
 ):
     router.include_router(module.router)
 

@@ -65,6 +65,7 @@ def navigation(who: Principal | None) -> list[NavItem]:
         ]
     if who.role is Role.admin:
         items.append(NavItem("/admin", N_("Administration")))
+    items.append(NavItem("/account", N_("My account")))
     return items
 
 

@@ -91,6 +91,12 @@ REFUSALS = [
     N_("{resource} is {status} and cannot be booked"),
     N_("auditors have read-only access"),
     N_("only an operator of this platform (or an administrator) may change it"),
+    # changing one's password (backend.domain.login.password_weakness; "different" before the other)
+    N_("the current password is wrong"),
+    N_("use at least {count} different characters"),
+    N_("use at least {count} characters"),
+    N_("must differ from the current password"),
+    N_("too easy to guess (a common password or your e-mail's name)"),
     N_("must be after start"),
     N_("a fixed slot needs both start and end"),
     N_("describe the hazard (substances, quantities, precautions)"),

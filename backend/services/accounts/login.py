@@ -1,4 +1,5 @@
-"""Logging in: password check, throttling per account and per client address, and the token it gives.
+"""Logging in: password check, throttling per account and per client address, and the token it gives;
+changing one's own password (which ends every other session).
 
 Throttling lives in the database (`LoginFailure`), so every API replica counts the same attempts and
 nothing depends on one process's memory. An attempt is written down before the password is checked
@@ -16,12 +17,14 @@ from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from backend.db import unit_of_work
-from backend.domain.errors import Throttled
-from backend.domain.login import wait_before_next
+from backend.db import unit_of_work, writer
+from backend.domain.errors import AccessDenied, Invalid, Throttled
+from backend.domain.login import password_weakness, wait_before_next
 from backend.models.types import utcnow
 from backend.models.user import LoginFailure, User
-from backend.services.accounts.security import create_access_token, hash_password, verify_password
+from backend.services import audit
+from backend.services.accounts.security import create_access_token, end_tokens, hash_password, verify_password
+from backend.services.common import get_or_404
 from backend.settings import Settings
 
 _dummy_hash: str | None = None
@@ -41,15 +44,18 @@ class LoggedIn:
     access_token: str
 
 
-def log_in(engine: Engine, settings: Settings, email: str, password: str, address: str) -> LoggedIn | None:
-    """A token for the active account with this e-mail and password; None for a wrong pair; Throttled
-    when the account or the client address has failed too often lately (`Retry-After` seconds)."""
-    email = email.strip().lower()
-    window = timedelta(seconds=settings.login_window_seconds)
-    limits = {
+def _keys(settings: Settings, email: str, address: str) -> dict[str, int]:
+    return {
         f"account:{email}"[:300]: settings.login_account_failures,
         f"address:{address}"[:300]: settings.login_address_failures,
     }
+
+
+def _attempt(engine: Engine, settings: Settings, email: str, address: str) -> list[int | None]:
+    """Writes the attempt down for the account and the address (the ids, to forget it if the password
+    is right), or raises Throttled when either has failed too often lately."""
+    window = timedelta(seconds=settings.login_window_seconds)
+    limits = _keys(settings, email, address)
     now = utcnow()
     with unit_of_work(engine) as session:
         attempt = [LoginFailure(key=key, at=now) for key in limits]
@@ -70,14 +76,59 @@ def log_in(engine: Engine, settings: Settings, email: str, password: str, addres
         if wait > 0:
             _forget(session, mine)
             raise Throttled("too many failed log-ins; try again later", retry_after=int(wait) + 1)
+    return mine
+
+
+def _succeeded(engine: Engine, email: str, mine: list[int | None]) -> None:
+    """The password was right: this attempt and the account's earlier failures are forgotten."""
+    with unit_of_work(engine) as session:
+        _forget(session, mine)
+        session.exec(delete(LoginFailure).where(col(LoginFailure.key) == f"account:{email}"[:300]))
+
+
+def log_in(engine: Engine, settings: Settings, email: str, password: str, address: str) -> LoggedIn | None:
+    """A token for the active account with this e-mail and password; None for a wrong pair; Throttled
+    when the account or the client address has failed too often lately (`Retry-After` seconds)."""
+    email = email.strip().lower()
+    mine = _attempt(engine, settings, email, address)
+    with unit_of_work(engine) as session:
         user = session.exec(select(User).where(User.email == email)).first()
     valid = verify_password(password, user.hashed_password if user else _hash_to_waste_time_on())
     if user is None or not valid or not user.is_active:
         return None
-    with unit_of_work(engine) as session:
-        _forget(session, mine)
-        session.exec(delete(LoginFailure).where(col(LoginFailure.key) == f"account:{email}"[:300]))
+    _succeeded(engine, email, mine)
     return LoggedIn(user, create_access_token(settings, user))
+
+
+def change_password(
+    engine: Engine, settings: Settings, user_id: int, current: str, new: str, address: str
+) -> LoggedIn:
+    """The user's own new password, given the current one: every token the user holds ends (other
+    browsers and scripts are logged out) and a fresh one is returned for the caller to go on with.
+
+    A wrong current password counts as a failed log-in of the account (and is throttled as one), so
+    a stolen session cannot be used to guess the password; it is refused with AccessDenied naming
+    `current_password`. A weak new password, or the current one again, is Invalid `new_password`."""
+    with unit_of_work(engine) as session:
+        email = get_or_404(session, User, user_id, "user").email
+    mine = _attempt(engine, settings, email, address)
+    with unit_of_work(writer(engine)) as session:
+        user = session.exec(select(User).where(User.id == user_id).with_for_update()).one()
+        if not verify_password(current, user.hashed_password):
+            raise AccessDenied("current_password: the current password is wrong", field="current_password")
+        weakness = password_weakness(new, current, user.email)
+        if weakness is None:
+            user.hashed_password = hash_password(new)
+            end_tokens(user)
+            session.add(user)
+            session.flush()
+            audit.append(session, "user.password_changed", ("user", user_id), actor=user_id, platform_id=None)
+            token = create_access_token(settings, user)
+            session.expunge(user)
+    _succeeded(engine, email, mine)  # the current password was right: not a failed log-in
+    if weakness is not None:
+        raise Invalid("new_password", weakness)
+    return LoggedIn(user, token)
 
 
 def _forget(session: Session, ids: list[int | None]) -> None:
