@@ -93,6 +93,15 @@ class Settings(BaseSettings):
         gt=0,
         description="ingest refuses samples stamped further ahead of its clock than this (docs/ingest.md)",
     )
+    commands_retry_seconds: float = Field(
+        default=10, gt=0, description="a command not acknowledged is sent again after this; doubles each time"
+    )
+    commands_ttl_seconds: float = Field(
+        default=300, gt=0, description="how long a setpoint may take to reach its device before it expires"
+    )
+    commands_poll_seconds: float = Field(
+        default=0.5, gt=0, description="how often `pilotshare commands` looks for commands to send"
+    )
     usage_min_seconds: float = Field(
         default=60,
         ge=0,

@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from backend.domain.alarms import AlarmAction, AlarmState
+from backend.domain.commands import CommandState
 from backend.http.deps import (
     Caller,
     CurrentUser,
@@ -21,12 +22,15 @@ from backend.http.deps import (
     Limit,
     Offset,
     SessionDep,
+    SettingsDep,
     Writer,
     still_holding,
 )
+from backend.models.command import CommandPublic
 from backend.models.common import Id, Moment, Page
 from backend.models.twin import AlarmDecision, AlarmPublic, DesiredUpdate, TelemetrySeries, TwinPublic
 from backend.models.types import utcnow
+from backend.services.devices import commands
 from backend.services.telemetry import alarms
 from backend.services.telemetry import series as telemetry_service
 from backend.services.telemetry import twins as service
@@ -41,10 +45,34 @@ def get_twin(resource_id: Id, session: SessionDep, who: Caller) -> TwinPublic:
 
 
 @router.patch("/resources/{resource_id}/twin/desired", response_model=TwinPublic)
-def set_desired(resource_id: Id, body: DesiredUpdate, write: Writer, who: Caller) -> TwinPublic:
-    """Operator of the platform or admin. A null value removes the field from `desired`."""
+def set_desired(
+    resource_id: Id, body: DesiredUpdate, write: Writer, who: Caller, settings: SettingsDep
+) -> TwinPublic:
+    """Operator of the platform or admin. A null value removes the field from `desired`.
+
+    Each changed field becomes a command to the device (docs/commands.md): a setpoint, or for
+    `interlock` a lock (true) or unlock (false). A setpoint the device does not declare, or outside its
+    declared limits or the resource's `{name}_min`/`{name}_max` attributes, is refused with 422."""
+    ttl = timedelta(seconds=settings.commands_ttl_seconds)
     with write() as session:
-        return service.set_desired(session, who, resource_id, body.desired)
+        return service.set_desired(session, who, resource_id, body.desired, ttl)
+
+
+@router.get("/resources/{resource_id}/commands", response_model=Page[CommandPublic])
+def list_commands(
+    resource_id: Id,
+    session: SessionDep,
+    who: Caller,
+    offset: Offset = 0,
+    limit: Limit = 100,
+    state: Annotated[
+        CommandState | None, Query(description="pending, sent, applied, refused or expired")
+    ] = None,
+) -> Page[CommandPublic]:
+    """Commands sent to the resource's device and what became of them, newest first (operators of its
+    platform, auditors, administrators)."""
+    rows, count = commands.list_commands(session, who, resource_id, offset, limit, state)
+    return Page(data=rows, count=count)
 
 
 @router.get(

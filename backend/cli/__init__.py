@@ -19,4 +19,5 @@ def add_backend_commands(app: typer.Typer) -> None:
     app.add_typer(broker.mqtt_app, name="mqtt")
     app.command("api")(processes.api)
     app.command("ingest")(processes.ingest)
+    app.command("commands")(processes.commands)
     app.command("demo")(processes.demo)

@@ -106,6 +106,45 @@ def ingest(
     typer.echo(json.dumps(summary))
 
 
+def commands(
+    mqtt_url: Annotated[str | None, typer.Option(help="overrides PILOTSHARE_MQTT_URL")] = None,
+    client_id: Annotated[str, typer.Option(help="MQTT client id")] = "pilotshare-commands",
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Send the queued commands (lock, unlock, setpoints) to the instruments and sweep the interlocks
+    of bookings that start or end (docs/commands.md). Stops cleanly on SIGTERM."""
+    from backend.db import make_engine
+    from backend.dispatcher import Dispatcher
+    from backend.domain.broker import BACKEND
+
+    settings = settings_from(mqtt_url=mqtt_url, database_url=database_url)
+    engine = make_engine(settings)
+    dispatcher = Dispatcher(
+        settings.mqtt_url,
+        engine,
+        login=_broker_login(settings, BACKEND),
+        client_id=client_id,
+        retry_seconds=settings.commands_retry_seconds,
+        poll_seconds=settings.commands_poll_seconds,
+    )
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _s, _f: stopping.set())
+    signal.signal(signal.SIGINT, lambda _s, _f: stopping.set())
+    dispatcher.start()
+    try:
+        while not stopping.wait(0.2):
+            pass
+    finally:
+        dispatcher.stop()
+        engine.dispose()
+    stats = dispatcher.stats
+    typer.echo(
+        json.dumps(
+            {"sent": stats.sent, "expired": stats.expired, "unlocks": stats.unlocks, "locks": stats.locks}
+        )
+    )
+
+
 def _broker_login(settings: Settings, who: str) -> tuple[str, str] | None:
     """This process's account on the broker: the user in PILOTSHARE_MQTT_URL, else its entry in
     PILOTSHARE_MQTT_CREDENTIALS (None: the URL's user, or nobody, which the broker refuses)."""
@@ -180,6 +219,7 @@ def demo(
         typer.echo("note: ingest has not subscribed after 30 s; the history replay may be lost", err=True)
     _replay_history(me, env, settings, plan)
     api_process = subprocess.Popen([*me, "api", "--host", host, "--port", str(port)], env=env)
+    dispatcher = subprocess.Popen([*me, "commands"], env=env)  # setpoints and interlocks to the fleet
     fleet_devices = sum(1 for r in demo_data()["resources"] if r.get("device_type"))
     fleet = subprocess.Popen(
         [
@@ -202,7 +242,7 @@ def demo(
     typer.echo(f"Simulated fleet: {fleet_devices} instruments publishing to {settings.mqtt_url}")
     typer.echo(f"Ingest: {settings.mqtt_url} -> {settings.influx_url} (twins: /api/v1/resources/ID/twin)")
     typer.echo("Stop with Ctrl-C.")
-    _supervise(critical=api_process, helpers=[fleet, ingest_process])
+    _supervise(critical=api_process, helpers=[fleet, ingest_process, dispatcher])
 
 
 #: where scripts/services.sh has the demo's Mosquitto write its pid

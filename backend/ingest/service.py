@@ -47,10 +47,12 @@ from backend.domain.telemetry_checks import REFUSED_FUTURE, Period, in_periods, 
 from backend.domain.usage import Observation, UsageRules, is_state
 from backend.ingest.decode import TelemetryMessage, decode_telemetry, latest_values
 from backend.logs import get_logger
+from backend.services.devices import commands
 from backend.services.telemetry import checks, twins, usage
 from edge_agent.protocol import (
     QOS,
     Channel,
+    CommandAck,
     Event,
     PayloadError,
     StatusOffline,
@@ -78,7 +80,10 @@ def subscriptions(group: str) -> list[str]:
     worker applies them idempotently, and only a plain subscription receives the retained births of agents
     that went online before the worker subscribed (MQTT 5 sends no retained messages to shared ones).
     """
-    shared = [f"$share/{group}/{subscription(channel=c)}" for c in (Channel.TELEMETRY, Channel.EVENT)]
+    shared = [
+        f"$share/{group}/{subscription(channel=c)}"
+        for c in (Channel.TELEMETRY, Channel.EVENT, Channel.CMD_ACK)
+    ]
     return [*shared, subscription(channel=Channel.STATUS)]
 
 
@@ -115,6 +120,7 @@ class IngestStats:
     twins_changed: int = 0
     alarms: int = 0
     usage_sessions_changed: int = 0
+    command_acks: int = 0
     unknown_resources: Counter[str] = field(default_factory=Counter)
 
 
@@ -341,6 +347,7 @@ class Ingest:
         alarms: list[twins.AlarmRecord] = []
         # Per resource, in arrival order: `state` readings (usage sessions) and None for a Last Will.
         states: dict[int, list[usage.Item]] = {}
+        command_acks: list[commands.Ack] = []
         for item, platform, resource, payload in parsed:
             resource_id = ids.get((platform, resource))
             if resource_id is None:
@@ -403,6 +410,8 @@ class Ingest:
             elif isinstance(payload, StatusOffline):
                 change.connection = ("offline", item.received_at, None)
                 states.setdefault(resource_id, []).append(None)
+            elif isinstance(payload, CommandAck):
+                command_acks.append(commands.Ack(resource_id, payload.id, payload.ok, payload.error))
             elif isinstance(payload, Event) and payload.kind in ALARM_KINDS:
                 if is_future(to_epoch_ns(payload.ts), now_ns, self.max_skew_ns):
                     self.stats.refused_future += 1
@@ -432,6 +441,8 @@ class Ingest:
             self.stats.alarms += new_alarms
             self.stats.usage_sessions_changed += sessions
 
+        if command_acks:
+            self._with_retries("commands", lambda: self._record_command_acks(command_acks))
         acks = [(item.mid, item.qos) for item in batch]
         self.influx.submit(lines, done=lambda: self._ack(acks))
 
@@ -476,6 +487,13 @@ class Ingest:
             )
             checks.store(session, held)
             return counts
+
+    def _record_command_acks(self, acks: list[commands.Ack]) -> None:
+        """Devices' answers to commands (`cmd/ack`) settle them: applied, or refused with the reason."""
+        with unit_of_work(writer(self.engine)) as session:
+            settled = commands.record_acks(session, acks)
+        self.stats.command_acks += settled
+        log.info("ingest.command_acks", acks=len(acks), settled=settled)
 
     def _read_settled(self, resource_ids: set[int]) -> None:
         """Which months are settled, and the platform of each resource, read again every little while."""

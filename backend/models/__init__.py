@@ -3,6 +3,7 @@
 from backend.models.audit import AuditEvent, AuditHead
 from backend.models.billing import Invoice, InvoiceLine, Voucher, VoucherRedemption
 from backend.models.booking import Booking, BookingEvent
+from backend.models.command import DeviceCommand
 from backend.models.organization import Organization
 from backend.models.outbox import OutboxMessage
 from backend.models.platform import Platform
@@ -35,6 +36,7 @@ __all__ = [
     "AuditHead",
     "Booking",
     "BookingEvent",
+    "DeviceCommand",
     "IngestGauge",
     "Invoice",
     "InvoiceLine",

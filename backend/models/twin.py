@@ -15,6 +15,7 @@ from pydantic import Field as PydanticField
 from sqlalchemy import JSON, Column, ForeignKey, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from backend.models.command import CommandPublic
 from backend.models.common import FieldName, Scalar
 from backend.models.types import UTCDateTime, utcnow
 
@@ -80,6 +81,11 @@ class TwinPublic(BaseModel):
     connection: Connection
     version: int
     updated_at: datetime | None
+    commands: list[CommandPublic] = PydanticField(
+        default_factory=list,
+        description="the latest commands sent for this twin (newest first): pending, sent, applied, refused"
+        " or expired, with the device's reason; all of them: GET /resources/{id}/commands",
+    )
 
 
 class DesiredUpdate(BaseModel):

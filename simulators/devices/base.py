@@ -355,6 +355,7 @@ class Device:
             "device_type": self.device_type,
             "signals": ",".join(f"{s.name}[{s.unit}]" for s in self.signals),
             "setpoints": ",".join(f"{s.name}[{s.unit}]" for s in self.setpoint_specs),
+            "setpoint_limits": ",".join(f"{s.name}[{s.low:g}..{s.high:g}]" for s in self.setpoint_specs),
         }
 
 

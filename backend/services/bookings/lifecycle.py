@@ -20,6 +20,7 @@ from backend.domain.bookings import (
     next_status,
     sla_due,
 )
+from backend.domain.commands import UnlockAt
 from backend.domain.errors import Conflict, Invalid
 from backend.domain.intervals import Interval
 from backend.models.booking import Booking, BookingKind
@@ -27,6 +28,7 @@ from backend.models.platform import Platform
 from backend.models.rate import UserClass
 from backend.models.resource import Resource
 from backend.models.types import utcnow
+from backend.services.bookings import interlock
 from backend.services.bookings.journal import record_event
 from backend.services.bookings.queries import get_booking
 from backend.services.bookings.waitlist import promote
@@ -98,10 +100,21 @@ def transition(
     _set_status(session, booking, target)
     record_event(session, booking, action.value, before, who.user_id, reason, at=now)
     notify_booking(session, booking, f"booking.{target.value}")
+    _drive_interlock(session, booking, action, who.user_id, now)
     if target not in HOLDS_SLOT and facts.slot is not None:
         session.flush()
         promote(session, booking.resource_id or 0, facts.slot, now)
     return booking
+
+
+def _drive_interlock(session: Session, booking: Booking, action: Action, who: int, now: datetime) -> None:
+    """Interlocked instruments open at check-in and close at check-out (services/bookings/interlock.py)."""
+    if action is Action.check_in:
+        session.flush()
+        interlock.unlock_for(session, booking, UnlockAt.check_in, who, now)
+    elif action is Action.check_out:
+        session.flush()
+        interlock.lock_after(session, booking, who, now)
 
 
 def approve(session: Session, who: Principal, booking_id: int, reason: str | None = None) -> Booking:
@@ -190,6 +203,7 @@ def sweep_no_shows(session: Session, now: datetime | None = None) -> list[int]:
             at=now,
         )
         notify_booking(session, booking, "booking.no_show")
+        interlock.lock_after(session, booking, now=now, unlocked_only=True)
         if booking.ends_at > now:
             session.flush()
             promote(session, booking.resource_id or 0, Interval(now, booking.ends_at), now)

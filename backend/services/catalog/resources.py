@@ -244,6 +244,12 @@ def _attribute_value(attr: ResourceAttribute) -> AttributeValue:
     return attr.text_value or ""
 
 
+def attributes_of(session: Session, resource_id: int) -> dict[str, AttributeValue]:
+    """One resource's typed attributes (`{"volume_l": 50, "interlock": True}`)."""
+    rows = session.exec(select(ResourceAttribute).where(ResourceAttribute.resource_id == resource_id))
+    return {row.name: _attribute_value(row) for row in rows}
+
+
 def member_ids(session: Session, line_id: int) -> list[int]:
     return list(session.exec(select(ResourceMember.member_id).where(ResourceMember.line_id == line_id)))
 

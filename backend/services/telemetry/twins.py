@@ -8,7 +8,7 @@ lock (PostgreSQL), so two writers never hand out the same version.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -28,14 +28,26 @@ from backend.domain.access import (
 )
 from backend.domain.alarms import AlarmState, links_booking
 from backend.domain.bookings import BookingStatus
+from backend.domain.commands import (
+    LOCK_FIELDS,
+    CommandAction,
+    Limits,
+    attribute_limits,
+    lock_action,
+    parse_limits,
+    setpoint_problem,
+)
 from backend.domain.devices import declared_names
 from backend.domain.errors import AccessDenied, Invalid, NotFound
 from backend.models.booking import Booking
+from backend.models.command import CommandPublic
 from backend.models.platform import Platform
 from backend.models.resource import Resource
 from backend.models.twin import Alarm, AlarmPublic, Connection, Reading, Twin, TwinPublic
 from backend.models.types import utcnow
+from backend.services.catalog.resources import attributes_of
 from backend.services.common import within_scope
+from backend.services.devices import commands
 from backend.services.notifications.outbox import notify_alarm
 
 FieldValue = bool | int | float | str
@@ -278,7 +290,12 @@ _EPSILON = datetime.resolution * 1000
 # --------------------------------------------------------------------------- reads and desired
 
 
-def to_public(twin: Twin | None, resource: Resource, platform: Platform) -> TwinPublic:
+def to_public(
+    twin: Twin | None,
+    resource: Resource,
+    platform: Platform,
+    recent_commands: list[CommandPublic] | None = None,
+) -> TwinPublic:
     reported = {
         name: Reading(value=r["value"], ts=datetime.fromisoformat(r["ts"]))
         for name, r in ((twin.reported or {}) if twin else {}).items()
@@ -303,18 +320,27 @@ def to_public(twin: Twin | None, resource: Resource, platform: Platform) -> Twin
         ),
         version=twin.version if twin else 0,
         updated_at=twin.updated_at if twin else None,
+        commands=recent_commands or [],
     )
 
 
 def get_twin(session: Session, who: Principal, resource_id: int) -> TwinPublic:
     resource, platform = _resource(session, resource_id)
     ensure_sees_twin(session, who, resource)
-    return to_public(session.get(Twin, resource_id), resource, platform)
+    return to_public(
+        session.get(Twin, resource_id), resource, platform, commands.recent(session, resource_id)
+    )
 
 
 def set_desired(
-    session: Session, who: Principal, resource_id: int, desired: dict[str, FieldValue | None]
+    session: Session,
+    who: Principal,
+    resource_id: int,
+    desired: dict[str, FieldValue | None],
+    command_ttl: timedelta = timedelta(minutes=5),
 ) -> TwinPublic:
+    """Record what the operator wants and queue the commands that ask the device for it: a setpoint per
+    changed field, a lock or unlock for `interlock` (true locks), each valid for `command_ttl`."""
     resource, platform = _resource(session, resource_id)
     ensure_manages_platform(who, resource.platform_id)
     for name, value in desired.items():
@@ -323,8 +349,9 @@ def set_desired(
         if isinstance(value, float) and not math.isfinite(value):
             raise Invalid(f"desired.{name}", "numbers must be finite")
     twin = _locked_twin(session, resource_id)
-    _check_declared(twin, desired)
-    merged = dict(twin.desired or {})
+    _check_declared(twin, desired, attributes_of(session, resource_id))
+    before = dict(twin.desired or {})
+    merged = dict(before)
     for name, value in desired.items():
         if value is None:
             merged.pop(name, None)
@@ -336,21 +363,57 @@ def set_desired(
         twin.desired = merged
         _bump(twin)
     session.flush()
-    return to_public(twin, resource, platform)
+    _queue_commands(session, who, resource, before, merged, utcnow() + command_ttl)
+    session.flush()
+    return to_public(twin, resource, platform, commands.recent(session, resource_id))
 
 
-def _check_declared(twin: Twin, desired: dict[str, FieldValue | None]) -> None:
-    """Once the device has declared its setpoints (birth message), only those can be wanted; a null
-    still removes anything, so a stale entry can always be cleared."""
+def _queue_commands(
+    session: Session,
+    who: Principal,
+    resource: Resource,
+    before: dict[str, object],
+    after: dict[str, object],
+    expires_at: datetime,
+) -> None:
+    for name in sorted(after):
+        value = after[name]
+        if name in before and before[name] == value and type(before[name]) is type(value):
+            continue
+        lock = lock_action(value) if name in LOCK_FIELDS else None
+        action, args = (lock, {}) if lock is not None else (CommandAction.setpoint, {name: value})
+        commands.issue(
+            session,
+            resource,
+            action,
+            args,
+            expires_at,
+            user_id=who.user_id,
+            created_by=who.user_id,
+            touch_twin=False,  # set_desired bumped it
+        )
+
+
+def _check_declared(
+    twin: Twin, desired: dict[str, FieldValue | None], attributes: Mapping[str, object]
+) -> None:
+    """Once the device has declared its setpoints (birth message), only those can be wanted, within the
+    limits it declares (`setpoint_limits`) and those an operator set on the resource (attributes
+    `{name}_min`, `{name}_max`); `interlock` takes true (lock) or false (unlock). A null still removes
+    anything, so a stale entry can always be cleared."""
     declared = declared_names(_reported_value(twin, "setpoints"))
-    if not declared:
-        return
+    device_limits = parse_limits(_reported_value(twin, "setpoint_limits"))
     for name, value in desired.items():
-        if value is not None and name not in declared:
-            raise Invalid(
-                f"desired.{name}",
-                f"the device has no setpoint {name!r}; it declares {', '.join(sorted(declared))}",
-            )
+        if value is None:
+            continue
+        if name in LOCK_FIELDS:
+            if lock_action(value) is None:
+                raise Invalid(f"desired.{name}", "the interlock takes true (lock) or false (unlock)")
+            continue
+        limits = [device_limits.get(name, Limits()), attribute_limits(attributes, name)]
+        problem = setpoint_problem(name, value, declared, limits)
+        if problem is not None:
+            raise Invalid(f"desired.{name}", problem)
 
 
 def _reported_value(twin: Twin | None, name: str) -> object:
@@ -396,7 +459,7 @@ def twins_by_id(session: Session, resource_ids: Sequence[int]) -> list[TwinPubli
         .join(Platform, col(Platform.id) == Resource.platform_id)
         .where(col(Twin.resource_id).in_(resource_ids))
     ).all()
-    return [to_public(t, r, p) for t, r, p in rows]
+    return [to_public(t, r, p, commands.recent(session, r.id or 0)) for t, r, p in rows]
 
 
 def list_alarms(

@@ -528,6 +528,7 @@ OPS: dict[tuple[str, str], Op] = {
     ("PATCH", "/resources/{resource_id}/twin/desired"): Op(
         _with(_path(resource_id="resource"), json={"desired": {"temp_c": 30}})
     ),
+    ("GET", "/resources/{resource_id}/commands"): Op(_path(resource_id="resource")),
     ("GET", "/resources/{resource_id}/telemetry"): Op(
         _with(_path(resource_id="resource"), query={"field": "temp_c"})
     ),

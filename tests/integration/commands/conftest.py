@@ -1,0 +1,2 @@
+from tests.support.influxdb import influxdb, influxdb_module  # noqa: F401
+from tests.support.mosquitto import mosquitto, mosquitto_module  # noqa: F401
