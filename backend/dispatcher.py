@@ -140,13 +140,17 @@ class Dispatcher:
         now = utcnow()
         if time.monotonic() - self._last_sweep >= self.sweep_seconds:
             self._sweep_interlocks()
-        with unit_of_work(writer(self.engine)) as session:
-            expired = commands.expire_overdue(session, now)
-        if expired:
+        # Reads first: an idle dispatcher never takes the write lock (SQLite has one for the database).
+        with unit_of_work(self.engine) as session:
+            overdue = commands.overdue(session, now)
+            due = bool(commands.due(session, now, limit=1))
+        if overdue:
+            with unit_of_work(writer(self.engine)) as session:
+                expired = commands.expire_overdue(session, now)
             self.stats.expired += len(expired)
             log.info("commands.expired", commands=expired)
-        if not self._connected.is_set():
-            return  # claimed now, they would count attempts the broker never saw
+        if not due or not self._connected.is_set():
+            return  # claimed while the broker is away, they would count attempts it never saw
         with unit_of_work(writer(self.engine)) as session:
             outgoing = commands.claim_due(session, now, self.first_retry)
         for item in outgoing:
@@ -155,9 +159,13 @@ class Dispatcher:
             log.info("commands.sent", command=item.id, platform=item.platform, resource=item.resource)
 
     def _sweep_interlocks(self) -> None:
+        self._last_sweep = time.monotonic()
+        with unit_of_work(self.engine) as session:
+            to_unlock, to_lock = interlock.due(session, utcnow())
+        if not to_unlock and not to_lock:
+            return
         with unit_of_work(writer(self.engine)) as session:
             unlocks, locks = interlock.sweep(session)
-        self._last_sweep = time.monotonic()
         self.stats.unlocks += unlocks
         self.stats.locks += locks
         if unlocks or locks:

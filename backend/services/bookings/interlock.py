@@ -58,6 +58,30 @@ def _asked(session: Session, booking_id: int, resource_id: int, action: CommandA
     )
 
 
+def _to_unlock(session: Session, booking: Booking, at: UnlockAt, now: datetime) -> list[Resource]:
+    if booking.id is None or booking.ends_at is None or booking.ends_at <= now:
+        return []
+    return [
+        resource
+        for resource, policy in _interlocked(session, booking)
+        if policy.unlock_at is at and not _asked(session, booking.id, resource.id or 0, CommandAction.unlock)
+    ]
+
+
+def _to_lock(session: Session, booking: Booking, unlocked_only: bool) -> list[Resource]:
+    if booking.id is None:
+        return []
+    out = []
+    for resource, _ in _interlocked(session, booking):
+        rid = resource.id or 0
+        if _asked(session, booking.id, rid, CommandAction.lock):
+            continue
+        if unlocked_only and not _asked(session, booking.id, rid, CommandAction.unlock):
+            continue
+        out.append(resource)
+    return out
+
+
 def unlock_for(
     session: Session,
     booking: Booking,
@@ -67,12 +91,9 @@ def unlock_for(
 ) -> int:
     """Unlock the booking's interlocked instruments whose policy unlocks at `at`; valid until its end."""
     now = now or utcnow()
-    if booking.id is None or booking.ends_at is None or booking.ends_at <= now:
-        return 0
-    issued = 0
-    for resource, policy in _interlocked(session, booking):
-        if policy.unlock_at is not at or _asked(session, booking.id, resource.id or 0, CommandAction.unlock):
-            continue
+    resources = _to_unlock(session, booking, at, now)
+    for resource in resources:
+        assert booking.ends_at is not None
         commands.issue(
             session,
             resource,
@@ -83,8 +104,7 @@ def unlock_for(
             created_by=who,
             now=now,
         )
-        issued += 1
-    return issued
+    return len(resources)
 
 
 def lock_after(
@@ -97,15 +117,8 @@ def lock_after(
     """Lock the booking's interlocked instruments again (once per booking and instrument); with
     `unlocked_only`, only those the booking had unlocked."""
     now = now or utcnow()
-    if booking.id is None:
-        return 0
-    issued = 0
-    for resource, _ in _interlocked(session, booking):
-        rid = resource.id or 0
-        if _asked(session, booking.id, rid, CommandAction.lock) or (
-            unlocked_only and not _asked(session, booking.id, rid, CommandAction.unlock)
-        ):
-            continue
+    resources = _to_lock(session, booking, unlocked_only)
+    for resource in resources:
         commands.issue(
             session,
             resource,
@@ -116,11 +129,13 @@ def lock_after(
             created_by=who,
             now=now,
         )
-        issued += 1
-    return issued
+    return len(resources)
 
 
-def _bookings_on_interlocked(session: Session, *conditions: Any) -> list[Booking]:
+_LIVE = [BookingStatus.approved.value, BookingStatus.checked_in.value]
+
+
+def _bookings_on_interlocked(session: Session, *conditions: Any, lock: bool = False) -> list[Booking]:
     interlocked = select(ResourceAttribute.resource_id).where(
         ResourceAttribute.name == "interlock",
         ResourceAttribute.value_type == "bool",
@@ -134,28 +149,38 @@ def _bookings_on_interlocked(session: Session, *conditions: Any) -> list[Booking
         col(Booking.resource_id).in_(interlocked) | col(Booking.id).in_(members),
         *conditions,
     )
-    return list(session.exec(query))
+    # Locked, a booking checked out meanwhile is seen as completed and left alone (PostgreSQL re-reads
+    # a locked row), and a second sweep waits for the first and finds its commands.
+    return list(session.exec(query.with_for_update(of=Booking) if lock else query))
+
+
+def due(session: Session, now: datetime, lock: bool = False) -> tuple[list[Booking], list[Booking]]:
+    """Bookings whose start unlocks an instrument now (`unlock_at: start`), and bookings that ended
+    still checked in (or approved) whose unlocked instruments are not locked again yet."""
+    running = _bookings_on_interlocked(
+        session,
+        col(Booking.status).in_(_LIVE),
+        col(Booking.starts_at) <= now,
+        col(Booking.ends_at) > now,
+        lock=lock,
+    )
+    ended = _bookings_on_interlocked(
+        session,
+        col(Booking.status).in_(_LIVE),
+        col(Booking.ends_at) <= now,
+        col(Booking.ends_at) > now - SWEEP_LOOKBACK,
+        lock=lock,
+    )
+    return (
+        [b for b in running if _to_unlock(session, b, UnlockAt.start, now)],
+        [b for b in ended if _to_lock(session, b, unlocked_only=True)],
+    )
 
 
 def sweep(session: Session, now: datetime | None = None) -> tuple[int, int]:
-    """Unlocks due at a booking's start (`unlock_at: start`) and locks due at the end of bookings still
-    checked in (of instruments they unlocked); returns (unlocks, locks) issued."""
+    """Issue what `due` finds; returns (unlocks, locks) issued."""
     now = now or utcnow()
-    unlocks = locks = 0
-    running = _bookings_on_interlocked(
-        session,
-        col(Booking.status).in_([BookingStatus.approved.value, BookingStatus.checked_in.value]),
-        col(Booking.starts_at) <= now,
-        col(Booking.ends_at) > now,
-    )
-    for booking in running:
-        unlocks += unlock_for(session, booking, UnlockAt.start, now=now)
-    ended = _bookings_on_interlocked(
-        session,
-        col(Booking.status).in_([BookingStatus.approved.value, BookingStatus.checked_in.value]),
-        col(Booking.ends_at) <= now,
-        col(Booking.ends_at) > now - SWEEP_LOOKBACK,
-    )
-    for booking in ended:
-        locks += lock_after(session, booking, now=now, unlocked_only=True)
+    to_unlock, to_lock = due(session, now, lock=True)
+    unlocks = sum(unlock_for(session, b, UnlockAt.start, now=now) for b in to_unlock)
+    locks = sum(lock_after(session, b, now=now, unlocked_only=True) for b in to_lock)
     return unlocks, locks

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from backend.domain.access import Principal, ensure_not_sme, ensure_reads_platform
@@ -32,7 +33,7 @@ from backend.models.command import CommandPublic, DeviceCommand
 from backend.models.platform import Platform
 from backend.models.resource import Resource
 from backend.models.twin import Twin
-from backend.models.types import utcnow
+from backend.models.types import as_utc, utcnow
 from backend.services import audit
 from backend.services.common import get_or_404, page
 from edge_agent.protocol import Command, OnBehalfOf, rfc3339
@@ -128,8 +129,19 @@ def _online_since(twin: Twin | None) -> datetime | None:
     return twin.connection_since or _LONG_AGO
 
 
-def claim_due(session: Session, now: datetime, first_retry: timedelta, limit: int = 100) -> list[Outgoing]:
-    """Claim the commands to send now (`is_due`), oldest first, and what to publish for each."""
+def overdue(session: Session, now: datetime) -> bool:
+    """Whether some open command is past its deadline (a read: an idle dispatcher never takes the
+    database's write lock, which SQLite has one of for the whole database)."""
+    deadline = session.exec(
+        select(func.min(DeviceCommand.expires_at)).where(
+            col(DeviceCommand.state).in_([s.value for s in OPEN])
+        )
+    ).one()
+    return deadline is not None and as_utc(deadline) <= now
+
+
+def due(session: Session, now: datetime, limit: int = 100) -> list[tuple[DeviceCommand, Resource, Platform]]:
+    """The commands to send now (`is_due`), oldest first, with their resource and platform."""
     rows = session.exec(
         select(DeviceCommand, Resource, Platform, Twin)
         .join(Resource, col(Resource.id) == DeviceCommand.resource_id)
@@ -137,23 +149,25 @@ def claim_due(session: Session, now: datetime, first_retry: timedelta, limit: in
         .outerjoin(Twin, col(Twin.resource_id) == DeviceCommand.resource_id)
         .where(col(DeviceCommand.state).in_([s.value for s in OPEN]), col(DeviceCommand.expires_at) > now)
         .order_by(col(DeviceCommand.created_at))
-        .limit(limit * 5)
     ).all()
-    out: list[Outgoing] = []
+    out = []
     for command, resource, platform, twin in rows:
-        due = is_due(
-            command.state,
-            now,
-            command.next_attempt_at,
-            command.expires_at,
-            command.last_sent_at,
-            _online_since(twin),
-        )
-        if due and _claim(session, command, now, first_retry):
-            out.append(Outgoing(command.id, platform.code, resource.code, payload(command)))
+        when = (command.next_attempt_at, command.expires_at, command.last_sent_at, _online_since(twin))
+        if is_due(command.state, now, *when):
+            out.append((command, resource, platform))
             if len(out) >= limit:
                 break
     return out
+
+
+def claim_due(session: Session, now: datetime, first_retry: timedelta, limit: int = 100) -> list[Outgoing]:
+    """Claim the commands due now and say what to publish for each; a command another dispatcher
+    claimed first is left to it."""
+    return [
+        Outgoing(command.id, platform.code, resource.code, payload(command))
+        for command, resource, platform in due(session, now, limit)
+        if _claim(session, command, now, first_retry)
+    ]
 
 
 def _claim(session: Session, command: DeviceCommand, now: datetime, first_retry: timedelta) -> bool:
@@ -193,7 +207,7 @@ def expire_overdue(session: Session, now: datetime) -> list[str]:
         select(DeviceCommand, Resource)
         .join(Resource, col(Resource.id) == DeviceCommand.resource_id)
         .where(col(DeviceCommand.state).in_([s.value for s in OPEN]), col(DeviceCommand.expires_at) <= now)
-        .with_for_update()
+        .with_for_update(of=DeviceCommand)
     ).all()
     for command, resource in rows:
         reason = "not acknowledged before its deadline" if command.attempts else "never sent: device offline"
@@ -223,7 +237,7 @@ def record_acks(session: Session, acks: Sequence[Ack], now: datetime | None = No
         select(DeviceCommand, Resource)
         .join(Resource, col(Resource.id) == DeviceCommand.resource_id)
         .where(col(DeviceCommand.id).in_(wanted))
-        .with_for_update()
+        .with_for_update(of=DeviceCommand)
     ).all()
     found = {command.id: (command, resource) for command, resource in rows}
     changed = 0
