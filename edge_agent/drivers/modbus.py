@@ -72,6 +72,10 @@ def encode(spec: ModbusSetpoint, value: float, word_order: str = "big") -> list[
     return list(reversed(out)) if word_order == "little" else out
 
 
+def _bound(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
 class ModbusDriver:
     name = "modbus"
 
@@ -165,5 +169,13 @@ class ModbusDriver:
             self._client = None
 
     def describe(self) -> dict[str, DriverValue]:
+        """The endpoint, and the setpoints with their limits as the platform reads them from the birth
+        message (``"temperature_sp_c[4..60]"``; docs/commands.md) to refuse a wrong one before sending it."""
         s = self.settings
-        return {"driver": "modbus", "endpoint": f"{s.host}:{s.port}/{s.unit}"}
+        facts: dict[str, DriverValue] = {"driver": "modbus", "endpoint": f"{s.host}:{s.port}/{s.unit}"}
+        if s.setpoints:
+            facts["setpoints"] = ",".join(sp.name for sp in s.setpoints)
+            facts["setpoint_limits"] = ",".join(
+                f"{sp.name}[{_bound(sp.low)}..{_bound(sp.high)}]" for sp in s.setpoints
+            )
+        return facts

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from edge_agent.drivers.modbus import decode, encode, spans
+from edge_agent.drivers.modbus import ModbusDriver, decode, encode, spans
 from edge_agent.protocol import CommandRefused
-from edge_agent.settings import ModbusRegister, ModbusSetpoint
+from edge_agent.settings import ModbusRegister, ModbusSetpoint, ModbusSettings
 from simulators.servers.modbus import STATUS_BITS, status_word, to_words
 
 
@@ -73,3 +73,19 @@ def test_reads_are_grouped_into_few_requests() -> None:
     many = [reg(address=a, type="uint16") for a in range(0, 300)]
     assert all(count <= 125 for _, count in spans(many, "input"))
     assert sum(count for _, count in spans(many, "input")) == 300
+
+
+def test_the_birth_declares_the_setpoints_and_their_limits() -> None:
+    settings = ModbusSettings.model_validate(
+        {
+            "host": "10.0.0.5",
+            "registers": [{"name": "temperature_c", "address": 6}],
+            "setpoints": [
+                {"name": "temperature_sp_c", "address": 2, "low": 4, "high": 60},
+                {"name": "rpm_sp", "address": 4, "high": 1200.5},
+            ],
+        }
+    )
+    facts = ModbusDriver(settings).describe()
+    assert facts["setpoints"] == "temperature_sp_c,rpm_sp"
+    assert facts["setpoint_limits"] == "temperature_sp_c[4..60],rpm_sp[..1200.5]"
