@@ -215,10 +215,10 @@ def test_check_in_unlocks_check_out_locks_and_a_setpoint_is_applied(stack: Stack
         "operator",
         "PATCH",
         f"/resources/{stack.ids['F5-1']}/twin/desired",
-        {"desired": {"temperature_sp_c": 30}},
+        {"desired": {"temperature_sp_c": 30.5}},
     )
     setpoint = twin["commands"][0]
-    assert setpoint["action"] == "setpoint" and setpoint["args"] == {"temperature_sp_c": 30}
+    assert setpoint["action"] == "setpoint" and setpoint["args"] == {"temperature_sp_c": 30.5}
     assert setpoint["state"] in ("pending", "sent")
     assert (
         eventually(lambda: stack.settled("F5-1", setpoint["id"]), what="the setpoint's ack")["state"]
@@ -239,6 +239,7 @@ def test_check_in_unlocks_check_out_locks_and_a_setpoint_is_applied(stack: Stack
     for command in (unlock, setpoint, lock):
         assert ("command.created", command["id"]) in done
         assert ("command.applied", command["id"]) in done
+    assert stack.call("admin", "GET", "/audit/verify")["ok"]  # a float setpoint kept in the chain
 
 
 def test_a_setpoint_beyond_the_devices_limit_is_refused(stack: Stack, fermenter: None) -> None:
