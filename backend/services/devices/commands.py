@@ -10,7 +10,7 @@ in the audit chain. The states and the retry rule: `backend.domain.commands`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from backend.domain.access import Principal, ensure_not_sme, ensure_reads_platform
+from backend.domain.access import NOBODY, Principal, Role, ensure_not_sme, ensure_reads_platform
 from backend.domain.commands import (
     OPEN,
     CommandAction,
@@ -29,6 +29,7 @@ from backend.domain.commands import (
     is_due,
     retry_delay,
 )
+from backend.models.booking import Booking
 from backend.models.command import CommandPublic, DeviceCommand
 from backend.models.platform import Platform
 from backend.models.resource import Resource
@@ -287,19 +288,19 @@ def _settle(
 # --------------------------------------------------------------------------- reading
 
 
-def recent(session: Session, resource_id: int, limit: int = TWIN_COMMANDS) -> list[CommandPublic]:
-    """A twin's latest commands, newest first."""
+def recent(
+    session: Session, resource_id: int, who: Principal, limit: int = TWIN_COMMANDS
+) -> list[CommandPublic]:
+    """A twin's latest commands, newest first; an SME (who sees a twin during its own booking) sees
+    only those sent for its organization's bookings."""
+    query = select(DeviceCommand).where(DeviceCommand.resource_id == resource_id)
+    if who.role is Role.sme:
+        own = select(Booking.id).where(Booking.organization_id == (who.organization_id or NOBODY))
+        query = query.where(col(DeviceCommand.booking_id).in_(own))
     rows = session.exec(
-        select(DeviceCommand)
-        .where(DeviceCommand.resource_id == resource_id)
-        .order_by(col(DeviceCommand.created_at).desc(), col(DeviceCommand.id))
-        .limit(limit)
+        query.order_by(col(DeviceCommand.created_at).desc(), col(DeviceCommand.id)).limit(limit)
     )
     return [CommandPublic.of(row) for row in rows]
-
-
-def recent_by_resource(session: Session, resource_ids: Iterable[int]) -> dict[int, list[CommandPublic]]:
-    return {rid: recent(session, rid) for rid in resource_ids}
 
 
 def list_commands(

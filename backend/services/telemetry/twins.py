@@ -328,7 +328,7 @@ def get_twin(session: Session, who: Principal, resource_id: int) -> TwinPublic:
     resource, platform = _resource(session, resource_id)
     ensure_sees_twin(session, who, resource)
     return to_public(
-        session.get(Twin, resource_id), resource, platform, commands.recent(session, resource_id)
+        session.get(Twin, resource_id), resource, platform, commands.recent(session, resource_id, who)
     )
 
 
@@ -365,7 +365,7 @@ def set_desired(
     session.flush()
     _queue_commands(session, who, resource, before, merged, utcnow() + command_ttl)
     session.flush()
-    return to_public(twin, resource, platform, commands.recent(session, resource_id))
+    return to_public(twin, resource, platform, commands.recent(session, resource_id, who))
 
 
 def _queue_commands(
@@ -452,14 +452,14 @@ def visible_twin_versions(
     return [(rid, version) for rid, version in rows]
 
 
-def twins_by_id(session: Session, resource_ids: Sequence[int]) -> list[TwinPublic]:
+def twins_by_id(session: Session, who: Principal, resource_ids: Sequence[int]) -> list[TwinPublic]:
     rows = session.exec(
         select(Twin, Resource, Platform)
         .join(Resource, col(Resource.id) == Twin.resource_id)
         .join(Platform, col(Platform.id) == Resource.platform_id)
         .where(col(Twin.resource_id).in_(resource_ids))
     ).all()
-    return [to_public(t, r, p, commands.recent(session, r.id or 0)) for t, r, p in rows]
+    return [to_public(t, r, p, commands.recent(session, r.id or 0, who)) for t, r, p in rows]
 
 
 def list_alarms(
@@ -507,7 +507,7 @@ def changed_twins(engine: Engine, who: Principal, since: datetime, sent: dict[in
         fresh = [rid for rid, version in versions if sent.get(rid) != version]
         if not fresh:
             return []
-        twins = twins_by_id(session, fresh)
+        twins = twins_by_id(session, who, fresh)
     for twin in twins:
         sent[twin.resource_id] = twin.version
     return twins

@@ -225,6 +225,9 @@ def test_check_in_unlocks_check_out_locks_and_a_setpoint_is_applied(stack: Stack
         == "applied"
     )
 
+    # the SME, seeing the twin during its booking, sees its booking's commands, not the operator's
+    mine = stack.call("sme", "GET", f"/resources/{stack.ids['F5-1']}/twin")["commands"]
+    assert [c["id"] for c in mine] == [unlock["id"]]
     stack.call("sme", "POST", f"/bookings/{first}/check-out")
     lock = eventually(lambda: _latest(stack, "F5-1", "lock", first), what="the lock command")
     assert eventually(lambda: stack.settled("F5-1", lock["id"]), what="the lock's ack")["state"] == "applied"
