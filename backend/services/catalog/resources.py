@@ -11,6 +11,7 @@ from sqlmodel import Session, col, delete, select
 
 from backend.domain.access import Principal, ensure_manages_platform
 from backend.domain.catalog import AttributeValue, parse_attribute_filter
+from backend.domain.commands import InterlockPolicy
 from backend.domain.errors import Conflict, Invalid
 from backend.models.platform import Platform
 from backend.models.resource import (
@@ -27,6 +28,7 @@ from backend.models.resource import (
     ResourceUpdate,
 )
 from backend.services.common import apply_changes, get_or_404, page
+from backend.services.devices import commands
 
 #: Fields of a resource that an update may clear with null (the others always have a value).
 NULLABLE = frozenset({"name_en", "description", "device_type", "opening_hours", "auto_approve"})
@@ -108,7 +110,11 @@ def update_resource(session: Session, who: Principal, resource_id: int, data: Re
     if tags is not None:
         _set_capabilities(session, resource, tags)
     if attrs is not None:
+        interlocked = InterlockPolicy.from_attributes(attributes_of(session, _id(resource))).enabled
         _set_attributes(session, resource, attrs)
+        if not interlocked and InterlockPolicy.from_attributes(attrs).enabled:
+            session.flush()
+            commands.lock_outside_bookings(session, resource, who.user_id)
     if members is not None:
         _set_members(session, resource, members)
     session.flush()

@@ -21,7 +21,9 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from backend.domain.access import NOBODY, Principal, Role, ensure_not_sme, ensure_reads_platform
+from backend.domain.bookings import BookingStatus
 from backend.domain.commands import (
+    LOCK_LIFETIME,
     OPEN,
     CommandAction,
     CommandState,
@@ -116,6 +118,34 @@ def _touch_twin(session: Session, resource_id: int, now: datetime) -> None:
         sa.update(Twin)
         .where(col(Twin.resource_id) == resource_id)
         .values(version=col(Twin.version) + 1, updated_at=now)
+    )
+
+
+def lock_outside_bookings(
+    session: Session, resource: Resource, user_id: int, now: datetime | None = None
+) -> DeviceCommand | None:
+    """Lock a resource whose interlock was just turned on, on behalf of the operator who did it, unless a
+    booking of it (or of a line it belongs to) is checked in now: that booking's check-out locks it."""
+    now = now or utcnow()
+    live = session.exec(
+        select(Booking.id).where(
+            Booking.resource_id == resource.id,
+            Booking.status == BookingStatus.checked_in.value,
+            col(Booking.starts_at) <= now,
+            col(Booking.ends_at) > now,
+        )
+    ).first()
+    if live is not None:
+        return None
+    return issue(
+        session,
+        resource,
+        CommandAction.lock,
+        {},
+        now + LOCK_LIFETIME,
+        user_id=user_id,
+        created_by=user_id,
+        now=now,
     )
 
 
