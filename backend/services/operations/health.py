@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from backend.models.booking import Booking
+from backend.models.command import DeviceCommand
 from backend.models.outbox import OutboxMessage
 from backend.models.resource import Resource
 from backend.services.telemetry import checks
@@ -39,6 +40,7 @@ def business_gauges(session: Session) -> list[Gauge]:
     resources = session.exec(
         select(Resource.kind, Resource.status, func.count()).group_by(Resource.kind, Resource.status)
     ).all()
+    commands = session.exec(select(DeviceCommand.state, func.count()).group_by(DeviceCommand.state)).all()
     return [
         Gauge(
             "pilotshare_bookings",
@@ -54,6 +56,11 @@ def business_gauges(session: Session) -> list[Gauge]:
             "pilotshare_resources",
             "Resources by kind and status.",
             [({"kind": str(k), "status": str(s)}, n) for k, s, n in resources],
+        ),
+        Gauge(
+            "pilotshare_device_commands",
+            "Commands to instruments by state; refused and expired ones need a look (docs/commands.md).",
+            [({"state": str(s)}, n) for s, n in commands],
         ),
         *_telemetry_gauges(session),
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -368,6 +369,14 @@ def test_an_unacknowledged_command_expires_after_its_deadline(stack: Stack) -> N
         assert len(agent.seen) == done["attempts"]
     finally:
         agent.client and agent.client.close()
+
+
+def test_metrics_count_the_commands_by_state(stack: Stack) -> None:
+    url = f"/resources/{stack.ids['HPLC-2']}/twin/desired"
+    stack.call("operator", "PATCH", url, {"desired": {"flow_ml_min": 1.5}})
+    text = stack.client.get("/metrics").text
+    assert "# TYPE pilotshare_device_commands gauge" in text
+    assert re.search(r'^pilotshare_device_commands\{state="(pending|sent)"\} [1-9]', text, re.MULTILINE)
 
 
 def test_the_command_list_is_for_staff_and_auditors(stack: Stack) -> None:
