@@ -1,6 +1,7 @@
 """Nothing acknowledged is lost (docs/ingest.md, "Nothing lost"), under the broker configuration every
 shipped broker runs with (backend/domain/broker.py): a simulated fleet publishes while `pilotshare ingest`
-is killed and comes back a minute later, and every sample it published is in InfluxDB.
+is killed and comes back a minute later, or while `influxd` is stopped and started again under a running
+ingest, and every sample it published is in InfluxDB.
 
 Mosquitto's default of 1,000 queued messages per client would have dropped most of this outage: the fleet
 sends about 40 messages a second, so a minute is 2,400 of them for ingest's session to keep.
@@ -77,6 +78,10 @@ class IngestProcess:
                 text=True,
             )
 
+    def retries(self) -> int:
+        """How often this test's ingest logged a failed InfluxDB write it will try again."""
+        return self.log_path.read_text().count("influx.retry") if self.log_path.exists() else 0
+
     def subscriptions(self) -> int:
         """How often an ingest of this test had the broker grant its subscriptions (its log says so)."""
         return self.log_path.read_text().count("ingest.subscribed") if self.log_path.exists() else 0
@@ -150,6 +155,44 @@ def test_ingest_away_for_a_minute_loses_no_sample(
         # the outage itself is what is tested: ingest stays away for this long while the fleet publishes
         eventually(lambda: time.monotonic() - killed >= OUTAGE_S, OUTAGE_S + 5, "the end of the outage")
         ingest.start()
+        fleet.join(120)
+        assert not fleet.is_alive() and result["samples_published"] == result["samples_generated"]
+        published = result["samples_published"]
+        eventually(lambda: ingest.count("state") >= published, 90, f"all {published} samples in InfluxDB")
+        assert ingest.count("state") == published
+        summary = ingest.stop()
+        assert summary["bad_payloads"] == 0 and summary["unknown_resources"] == 0
+    finally:
+        ingest.close()
+    assert "Outgoing messages are being dropped" not in mosquitto.log()
+
+
+def test_influxd_restarted_mid_stream_loses_no_sample(
+    tmp_path: Path, influxdb: InfluxServer, mosquitto: MosquittoBroker
+) -> None:
+    """InfluxDB goes away under a running ingest: ingest keeps what it holds unacknowledged and retries, the
+    broker keeps the rest in ingest's session, and when `influxd` is back every sample gets written."""
+    devices = build_fleet(DEVICES, seed=5)
+    accounts = mosquitto.fleet_credentials(PLATFORM, [d.code for d in devices])
+    ingest = IngestProcess(tmp_path, influxdb, mosquitto, DEVICES)
+    ingest.start()
+    try:
+        wait_for_probe(ingest, mosquitto)
+        opts = FleetOptions(hz=HZ, duration=30, batch_seconds=BATCH_S, seed=5, progress_every=1000)
+        result: dict[str, Any] = {}
+        fleet = threading.Thread(
+            target=lambda: result.update(
+                run_mqtt(
+                    devices, PLATFORM, mosquitto.url, opts, progress=lambda m: None, credentials=accounts
+                ).summary()
+            )
+        )
+        fleet.start()
+        eventually(lambda: ingest.count("state") > DEVICES * HZ * 3, 30, "three seconds of the stream")
+        influxdb.stop()
+        # the outage lasts until ingest has failed to write three times (it backs off between tries)
+        eventually(lambda: ingest.retries() >= 3, 60, "ingest retrying its writes")
+        influxdb.start()
         fleet.join(120)
         assert not fleet.is_alive() and result["samples_published"] == result["samples_generated"]
         published = result["samples_published"]
