@@ -69,6 +69,10 @@ DEFAULT_GROUP = "pilotshare-ingest"
 #: The broker may send a worker this many messages before it acknowledges any (MQTT 5 Receive Maximum).
 #: Mosquitto's own default for MQTT 3.1.1 clients is 20, which kept a backlog trickling in.
 RECEIVE_MAXIMUM = 400
+#: Messages received and not yet taken into a batch. When it is full, the network thread waits, so the
+#: broker keeps the backlog: Mosquitto 2 (with `max_inflight_messages 0`) sent a draining worker 9,000
+#: unacknowledged messages despite its Receive Maximum, 230 MB of them in this queue when it held 20,000.
+RECEIVED_MAXIMUM = 2 * RECEIVE_MAXIMUM
 NEVER_EXPIRES = 0xFFFFFFFF
 
 
@@ -167,7 +171,7 @@ class Ingest:
         group: str = DEFAULT_GROUP,
         batch_messages: int = 200,
         batch_seconds: float = 0.1,
-        max_queue: int = 20_000,
+        max_queue: int = RECEIVED_MAXIMUM,
         usage_rules: UsageRules | None = None,
         login: tuple[str, str] | None = None,
         max_skew_seconds: float = 300.0,

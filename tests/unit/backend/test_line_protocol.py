@@ -4,8 +4,24 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from influxdb_client.client.write.point import Point
+from influxdb_client.domain.write_precision import WritePrecision
 
-from backend.adapters.influx import point_line, telemetry_line, telemetry_lines
+from backend.adapters.influx import MEASUREMENT, FieldValue, _as_written, telemetry_line, telemetry_lines
+
+
+def point_line(platform: str, resource: str, ts_ns: int, fields: dict[str, FieldValue]) -> str:
+    """The reference: one line serialized by influxdb_client's Point (a test dependency only: the package
+    and what it imports, numpy and reactivex among them, would cost ingest 100 MB of memory)."""
+    point = Point(MEASUREMENT)  # type: ignore[no-untyped-call]
+    point.tag("platform", platform)  # type: ignore[no-untyped-call]
+    point.tag("resource", resource)  # type: ignore[no-untyped-call]
+    for name, value in fields.items():
+        point.field(name, _as_written(value))  # type: ignore[no-untyped-call]
+    point.time(ts_ns, WritePrecision.NS)  # type: ignore[no-untyped-call]
+    line: str = point.to_line_protocol()  # type: ignore[no-untyped-call]
+    return line
+
 
 HOSTILE = [",", "=", " ", "\n", "\t", "\r", '"', "\\", "'", "#", "温度", "a\\", "\\ ", "é", "\x00"]
 
