@@ -109,6 +109,25 @@ def _slot_bookings(window: FeedWindow) -> SlotRows:
     )
 
 
+def _booking_events(session: Session, rows: Sequence[tuple[Booking, str]]) -> list[Event]:
+    """One event per booking row (booking, resource code): its time, status and last change."""
+    changes = _last_changes(session, [b for b, _ in rows])
+    events = []
+    for booking, code in rows:
+        assert booking.starts_at is not None and booking.ends_at is not None
+        events.append(
+            _event(
+                booking_uid(booking.id or 0),
+                booking.starts_at,
+                booking.ends_at,
+                f"{code} {booking.status}",
+                ical_status(booking.status),
+                _modified(booking, changes),
+            )
+        )
+    return events
+
+
 def resource_feed(session: Session, resource_id: int, window: FeedWindow | None = None) -> bytes:
     """Busy blocks of a resource: its slot-holding bookings and maintenance windows, nothing more."""
     window = window or FeedWindow.around()
@@ -116,17 +135,7 @@ def resource_feed(session: Session, resource_id: int, window: FeedWindow | None 
     calendar = _calendar(f"{resource.code} · PilotShare")
     statement = _slot_bookings(window).where(Booking.resource_id == resource_id)
     rows: list[tuple[Booking, str]] = list(session.exec(statement).all())
-    changes = _last_changes(session, [b for b, _ in rows])
-    for booking, code in rows:
-        assert booking.starts_at is not None and booking.ends_at is not None
-        event = _event(
-            booking_uid(booking.id or 0),
-            booking.starts_at,
-            booking.ends_at,
-            f"{code} {booking.status}",
-            ical_status(booking.status),
-            _modified(booking, changes),
-        )
+    for event in _booking_events(session, rows):
         event.add("class", "PUBLIC")
         calendar.add_component(event)
     for window_row in session.exec(
@@ -158,19 +167,9 @@ def personal_feed(session: Session, who: Principal, window: FeedWindow | None = 
     window = window or FeedWindow.around()
     statement = _visible_to(_slot_bookings(window).where(col(Booking.parent_id).is_(None)), who)
     rows: list[tuple[Booking, str]] = list(session.exec(statement).all())
-    changes = _last_changes(session, [b for b, _ in rows])
     platforms = _platform_names(session, {b.platform_id for b, _ in rows})
     calendar = _calendar("PilotShare bookings")
-    for booking, code in rows:
-        assert booking.starts_at is not None and booking.ends_at is not None
-        event = _event(
-            booking_uid(booking.id or 0),
-            booking.starts_at,
-            booking.ends_at,
-            f"{code} {booking.status}",
-            ical_status(booking.status),
-            _modified(booking, changes),
-        )
+    for (booking, _), event in zip(rows, _booking_events(session, rows), strict=True):
         event.add("class", "PRIVATE")
         event.add("location", platforms.get(booking.platform_id, ""))
         event.add("description", _description(booking))
