@@ -66,6 +66,14 @@ def simulate(
     fault_rate_per_h: Annotated[
         float, typer.Option("--fault-rate-per-h", min=0.0, help="random faults per device-hour")
     ] = 0.0,
+    excursion_rate_per_h: Annotated[
+        float,
+        typer.Option(
+            "--excursion-rate-per-h",
+            min=0.0,
+            help="process excursions (furnace overheating, fermenter pH drift) per running device-hour",
+        ),
+    ] = 0.0,
     runs_per_h: Annotated[
         float, typer.Option(min=0.0, help="without bookings: idle devices start runs")
     ] = 0.5,
@@ -89,7 +97,13 @@ def simulate(
     if protocol not in ("mqtt", "opcua", "modbus"):
         raise typer.BadParameter(f"{protocol!r} is not one of mqtt, opcua, modbus", param_hint="--protocol")
     pdata = load_platform(platform_file)
-    fleet = build_fleet(devices, seed=seed, platform=pdata, fault_rate_per_h=fault_rate_per_h)
+    fleet = build_fleet(
+        devices,
+        seed=seed,
+        platform=pdata,
+        fault_rate_per_h=fault_rate_per_h,
+        excursion_rate_per_h=excursion_rate_per_h,
+    )
     opts = FleetOptions(
         hz=hz, duration=duration, speed=speed, batch_seconds=batch_seconds, runs_per_h=runs_per_h, seed=seed
     )

@@ -51,8 +51,9 @@ def build_fleet(
     platform: dict[str, Any] | None = None,
     fault_rate_per_h: float = 0.0,
     start_ns: int | None = None,
+    excursion_rate_per_h: float = 0.0,
 ) -> list[Device]:
-    kw: dict[str, Any] = {"fault_rate_per_h": fault_rate_per_h}
+    kw: dict[str, Any] = {"fault_rate_per_h": fault_rate_per_h, "excursion_rate_per_h": excursion_rate_per_h}
     if start_ns is not None:
         kw["start_ns"] = start_ns
     return [make_device(s.device_type, s.code, seed, s.attributes, **kw) for s in fleet_specs(n, platform)]

@@ -231,6 +231,8 @@ def demo(
             "1",
             "--duration",
             str(365 * 24 * 3600),
+            "--excursion-rate-per-h",  # now and then a furnace overheats or a pH drifts: the alarm rules fire
+            "0.5",
             "--mqtt-url",
             settings.mqtt_url,
             "--credentials",

@@ -58,6 +58,16 @@ class Phase:
 
 
 @dataclass
+class Excursion:
+    """A process upset that is not a fault of the device: a furnace overheating, a fermenter's pH
+    drifting. The signal really crosses its limit, then the process recovers by itself."""
+
+    kind: str
+    started: float
+    until: float
+
+
+@dataclass
 class Fault:
     kind: str
     signal: str
@@ -78,6 +88,9 @@ class Device:
     drift_per_s: ClassVar[float] = 0.02
     #: faults of this instrument's process (a clogged column, a vacuum leak) beside the common FAULT_KINDS
     process_faults: ClassVar[tuple[str, ...]] = ()
+    #: process excursions of this type (`start_excursion`), and how long one lasts (seconds, low..high)
+    excursion_kinds: ClassVar[tuple[str, ...]] = ()
+    excursion_seconds: ClassVar[tuple[float, float]] = (300.0, 900.0)
 
     def __init__(
         self,
@@ -86,12 +99,17 @@ class Device:
         attributes: Mapping[str, Any] | None = None,
         fault_rate_per_h: float = 0.0,
         start_ns: int = 1_796_083_200_000_000_000,  # 2026-12-01T00:00:00Z
+        excursion_rate_per_h: float = 0.0,
     ) -> None:
         self.code = code
         self.seed = seed
         self.attributes = dict(attributes or {})
         self.rng = random.Random(f"{seed}:{self.device_type}:{code}")
         self.fault_rate_per_h = fault_rate_per_h
+        self.excursion_rate_per_h = excursion_rate_per_h
+        # excursions draw from their own stream: turning them on leaves the faults and noise as they were
+        self.excursion_rng = random.Random(f"{seed}:{self.device_type}:{code}:excursions")
+        self.excursion: Excursion | None = None
         self.start_ns = start_ns
         self.t = 0.0
         self.phase = "idle"
@@ -124,7 +142,9 @@ class Device:
         for _ in range(steps):
             self.t += h
             self._maybe_random_fault(h)
+            self._maybe_random_excursion(h)
             self._expire_faults()
+            self._expire_excursion()
             self._step(h)
             self._advance_phase(h)
             self._update_drift(h)
@@ -281,6 +301,35 @@ class Device:
         if self.rng.random() < 1.0 - math.exp(-self.fault_rate_per_h * dt / 3600.0):
             kind = self.rng.choice(self.fault_kinds)
             self.inject_fault(kind, duration_s=self.rng.uniform(300.0, 1800.0))
+
+    # ------------------------------------------------------------------ process excursions
+
+    def start_excursion(self, kind: str | None = None, duration_s: float | None = None) -> None:
+        """Upset the process now (the type's first excursion unless named), for `duration_s` or a
+        seeded 5-15 minutes. Refused when the type has none; replaces one under way."""
+        if not self.excursion_kinds:
+            raise DeviceError(f"a {self.device_type} has no process excursions")
+        kind = kind or self.excursion_kinds[0]
+        if kind not in self.excursion_kinds:
+            raise DeviceError(f"unknown excursion {kind!r} (known: {', '.join(self.excursion_kinds)})")
+        if duration_s is None:
+            duration_s = self.excursion_rng.uniform(*self.excursion_seconds)
+        self.excursion = Excursion(kind, self.t, self.t + duration_s)
+        self._last = {}
+
+    def excursing(self, kind: str) -> bool:
+        return self.excursion is not None and self.excursion.kind == kind
+
+    def _maybe_random_excursion(self, dt: float) -> None:
+        """Excursions upset a running process only: an idle furnace cannot overheat its programme."""
+        if self.excursion_rate_per_h <= 0 or self.excursion is not None or self.state != "running":
+            return
+        if self.excursion_rng.random() < 1.0 - math.exp(-self.excursion_rate_per_h * dt / 3600.0):
+            self.start_excursion(self.excursion_rng.choice(self.excursion_kinds))
+
+    def _expire_excursion(self) -> None:
+        if self.excursion is not None and self.t >= self.excursion.until:
+            self.excursion = None
 
     def _update_drift(self, dt: float) -> None:
         drift = self.faults.get("sensor_drift")

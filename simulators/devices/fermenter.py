@@ -41,6 +41,11 @@ class Fermenter(Device):
     primary_signal = "temperature_c"
     process_faults = ("agitator_failure",)
     phase_names = ("idle", "sterilize", "run", "harvest", "cip", "fault", "maintenance")
+    #: the base line blocks while an acid-forming contaminant grows: pH falls about 0.2 per minute,
+    #: past 6.5, until the line clears and the base pump brings it back to the setpoint
+    excursion_kinds = ("ph_drift",)
+    excursion_seconds = (300.0, 600.0)
+    ph_drift_per_s = 0.0035
 
     def __init__(self, code: str, seed: int = 0, attributes: Mapping[str, Any] | None = None, **kw: Any):
         super().__init__(code, seed, attributes, **kw)
@@ -139,10 +144,12 @@ class Fermenter(Device):
         our = 0.01 * self.od  # %/s
         self.do = max(0.0, min(100.0, self.do + (kla * (100.0 - self.do) - our) * dt))
         # the culture acidifies; pumps dose base or acid outside a ±0.05 dead band
-        self.ph -= 0.00002 * self.od * dt
+        drifting = self.excursing("ph_drift")
+        self.ph -= (0.00002 * self.od + (self.ph_drift_per_s if drifting else 0.0)) * dt
+        self.ph = max(self.ph, 4.0)
         sp = self.setpoints["ph_sp"]
         pump_ml_s = 0.02 * self.volume_l / 5.0
-        if self.ph < sp - 0.05:
+        if self.ph < sp - 0.05 and not drifting:
             self.base_ml += pump_ml_s * dt
             self.ph += 0.0015 * dt
         elif self.ph > sp + 0.05:
