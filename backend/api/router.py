@@ -1,6 +1,7 @@
 from fastapi import APIRouter
 
 from backend.api import (
+    alarm_rules,
     audit,
     auth,
     billing,
@@ -35,6 +36,7 @@ for module in (
     webhooks,
     calendars,
     twins,
+    alarm_rules,
     audit,
     usage,
     reports,

@@ -14,4 +14,5 @@ SUBJECTS = {
     "waitlist.booked": "候补已转为预约 Waitlist booked",
     "booking.moved": "预约时间已调整 Booking moved",
     "alarm.critical": "严重告警 Critical alarm",
+    "alarm.raised": "告警 Alarm raised",
 }

@@ -46,9 +46,10 @@ from backend.db import unit_of_work, writer
 from backend.domain.telemetry_checks import REFUSED_FUTURE, Period, in_periods, is_future, sort_samples
 from backend.domain.usage import Observation, UsageRules, is_state
 from backend.ingest.decode import TelemetryMessage, decode_telemetry, latest_values
+from backend.ingest.faults import FaultRepairs
 from backend.logs import get_logger
 from backend.services.devices import commands
-from backend.services.telemetry import checks, twins, usage
+from backend.services.telemetry import checks, rule_watch, twins, usage
 from edge_agent.protocol import (
     QOS,
     Channel,
@@ -123,6 +124,9 @@ class IngestStats:
     quarantined: int = 0
     twins_changed: int = 0
     alarms: int = 0
+    rule_alarms_raised: int = 0
+    rule_alarms_cleared: int = 0
+    faults: int = 0
     usage_sessions_changed: int = 0
     command_acks: int = 0
     unknown_resources: Counter[str] = field(default_factory=Counter)
@@ -176,6 +180,8 @@ class Ingest:
         login: tuple[str, str] | None = None,
         max_skew_seconds: float = 300.0,
         settled_refresh_s: float = SETTLED_REFRESH_S,
+        rules_refresh_s: float = rule_watch.REFRESH_SECONDS,
+        repair_faults: bool = True,
     ) -> None:
         self.mqtt_url = mqtt_url
         #: ingest's account (docs/security.md); without it, the user and password in ``mqtt_url``
@@ -196,6 +202,9 @@ class Ingest:
         self.usage_rules = usage_rules or UsageRules()
         self.stats = IngestStats()
         self.directory = ResourceDirectory(engine)
+        # threshold rules and fault episodes (docs/ingest.md, "Alarm rules"); repairs in their own thread
+        self.rules = rule_watch.RuleBook(engine, rules_refresh_s)
+        self.fault_repairs = FaultRepairs(engine) if repair_faults else None
         self._with_twin: set[int] = set()  # resources whose twin row exists (made before a batch locks it)
         self._queue: queue.Queue[Received] = queue.Queue(maxsize=max_queue)
         self._stopping = threading.Event()
@@ -253,6 +262,8 @@ class Ingest:
         if url.scheme in ("mqtts", "ssl"):
             self.client.tls_set()
         self.influx.start()
+        if self.fault_repairs is not None:
+            self.fault_repairs.start()
         self._worker = threading.Thread(target=self._work, name="ingest-worker", daemon=True)
         self._worker.start()
         # The broker keeps the session (and what arrives for it) while ingest is away.
@@ -279,6 +290,8 @@ class Ingest:
         if self._worker is not None:
             self._worker.join(timeout=max(0.1, deadline - time.monotonic()))
         self.influx.stop(timeout=max(0.1, deadline - time.monotonic()))
+        if self.fault_repairs is not None:
+            self.fault_repairs.stop(timeout=max(0.1, deadline - time.monotonic()))
         self.client.disconnect()
         self.client.loop_stop()
         log.info(
@@ -352,6 +365,8 @@ class Ingest:
         # Per resource, in arrival order: `state` readings (usage sessions) and None for a Last Will.
         states: dict[int, list[usage.Item]] = {}
         command_acks: list[commands.Ack] = []
+        # Per resource: what threshold rules and the fault watch judge (samples, births, state events).
+        watched: dict[int, list[rule_watch.Sample]] = {}
         for item, platform, resource, payload in parsed:
             resource_id = ids.get((platform, resource))
             if resource_id is None:
@@ -385,6 +400,7 @@ class Ingest:
                 if not points:
                     continue
                 lines.extend(telemetry_lines(platform, resource, points))
+                watched.setdefault(resource_id, []).extend(points)
                 for name, (ts_ns, value) in latest_values(points).items():
                     change.read(name, ts_ns, value)
                 readings = states.setdefault(resource_id, [])
@@ -406,6 +422,7 @@ class Ingest:
                     continue  # online now, but its readings belong to a settled month
                 for name, value in payload.fields.items():
                     change.read(name, since_ns, value)
+                watched.setdefault(resource_id, []).append((since_ns, payload.fields))
                 if is_state(payload.fields.get("state")):
                     observed = Observation(
                         twins.ns_to_datetime(since_ns), str(payload.fields["state"]), "status", payload.agent
@@ -431,6 +448,10 @@ class Ingest:
                         agent=getattr(payload, "agent", None),
                     )
                 )
+            elif isinstance(payload, Event) and payload.kind == "state":
+                ts_ns = to_epoch_ns(payload.ts)
+                if not is_future(ts_ns, now_ns, self.max_skew_ns):
+                    watched.setdefault(resource_id, []).append((ts_ns, {"state": payload.code}))
 
         states = {rid: items for rid, items in states.items() if items}
         new_twins = set(changes) - self._with_twin
@@ -438,12 +459,14 @@ class Ingest:
             self._with_retries("twins", lambda: twins.ensure_twins(self.engine, new_twins))
             self._with_twin |= new_twins
         if changes or alarms or held:
-            changed, new_alarms, sessions = self._with_retries(
-                "twins", lambda: self._store(changes, alarms, states, held)
+            rules = self._with_retries("rules", lambda: self.rules.for_resources(watched))
+            changed, new_alarms, sessions, judged = self._with_retries(
+                "twins", lambda: self._store(changes, alarms, states, held, (rules, watched))
             )
             self.stats.twins_changed += changed
             self.stats.alarms += new_alarms
             self.stats.usage_sessions_changed += sessions
+            self._judged(judged)
 
         if command_acks:
             self._with_retries("commands", lambda: self._record_command_acks(command_acks))
@@ -482,12 +505,15 @@ class Ingest:
         alarms: list[twins.AlarmRecord],
         states: dict[int, list[usage.Item]],
         held: checks.HeldBack,
-    ) -> tuple[int, int, int]:
+        watched: tuple[dict[int, list[rule_watch.Rule]], dict[int, list[rule_watch.Sample]]],
+    ) -> tuple[int, int, int, rule_watch.Outcome]:
         with unit_of_work(writer(self.engine)) as session:
+            changed = twins.apply_changes(session, changes)  # locks the batch's twins: see rule_watch
             counts = (
-                twins.apply_changes(session, changes),
+                changed,
                 twins.store_alarms(session, alarms),
                 usage.record(session, states, self.usage_rules),
+                rule_watch.evaluate(session, *watched),
             )
             checks.store(session, held)
             return counts
@@ -498,6 +524,16 @@ class Ingest:
             settled = commands.record_acks(session, acks)
         self.stats.command_acks += settled
         log.info("ingest.command_acks", acks=len(acks), settled=settled)
+
+    def _judged(self, outcome: rule_watch.Outcome) -> None:
+        """After the batch committed: count what the rules did, and repair the faults it saw."""
+        self.stats.rule_alarms_raised += outcome.raised
+        self.stats.rule_alarms_cleared += outcome.cleared
+        self.stats.faults += len(outcome.faults)
+        if outcome.faults:
+            log.info("ingest.fault_episodes", faults=outcome.faults)
+            if self.fault_repairs is not None:
+                self.fault_repairs.submit(outcome.faults)
 
     def _read_settled(self, resource_ids: set[int]) -> None:
         """Which months are settled, and the platform of each resource, read again every little while."""

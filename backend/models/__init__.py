@@ -1,5 +1,6 @@
 """Tables, one module per aggregate. Importing this package registers every table on SQLModel.metadata."""
 
+from backend.models.alarm_rule import AlarmRule, AlarmRuleState, ResourceFault
 from backend.models.audit import AuditEvent, AuditHead
 from backend.models.billing import Invoice, InvoiceLine, Voucher, VoucherRedemption
 from backend.models.booking import Booking, BookingEvent
@@ -32,6 +33,8 @@ from backend.models.webhook import Webhook
 
 __all__ = [
     "Alarm",
+    "AlarmRule",
+    "AlarmRuleState",
     "AuditEvent",
     "AuditHead",
     "Booking",
@@ -52,6 +55,7 @@ __all__ = [
     "Resource",
     "ResourceAttribute",
     "ResourceCapability",
+    "ResourceFault",
     "ResourceMember",
     "ScheduleRepair",
     "ScheduleRun",

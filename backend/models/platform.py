@@ -16,6 +16,7 @@ MAX_SLA_HOURS = 30 * 24
 """A platform that takes more than a month to decide on a request is not sharing its equipment."""
 MAX_NOTICE_HOURS = 366 * 24
 MAX_QUOTA_HOURS = 100_000
+MAX_FAULT_OUTAGE_HOURS = 14 * 24
 """Hours an organization may book per month on a platform, summed over its resources (744 per resource)."""
 
 
@@ -57,6 +58,18 @@ class PlatformBase(SQLModel):
         default=None, ge=0, le=MAX_QUOTA_HOURS, description="hours per org per month; null = none"
     )
     check_in_early_minutes: int = Field(default=30, ge=0, le=24 * 60)
+    fault_outage_hours: Finite = Field(
+        default=4,
+        gt=0,
+        le=MAX_FAULT_OUTAGE_HOURS,
+        description="a resource that goes to fault is taken as out of service this long (repair proposals)",
+    )
+    auto_apply_repairs_up_to_moves: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="a fault's repair moving at most this many bookings is applied at once; 0 = never",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -99,6 +112,8 @@ class PlatformUpdate(SQLModel):
     cancellation_fee_percent: Finite | None = Field(default=None, ge=0, le=100)
     default_quota_hours: Finite | None = Field(default=None, ge=0, le=MAX_QUOTA_HOURS)
     check_in_early_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    fault_outage_hours: Finite | None = Field(default=None, gt=0, le=MAX_FAULT_OUTAGE_HOURS)
+    auto_apply_repairs_up_to_moves: int | None = Field(default=None, ge=0, le=1000)
 
     @field_validator("timezone")
     @classmethod

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.models.common import Id, Moment
@@ -91,6 +91,7 @@ class ScheduleRepair(SQLModel, table=True):
     dismisses it. Kept with the exact problem for audit, like a run."""
 
     __tablename__ = "schedule_repair"
+    __table_args__ = (UniqueConstraint("fault_id", name="uq_schedule_repair_fault"),)
 
     id: int | None = Field(default=None, primary_key=True)
     platform_id: int = Field(foreign_key="platform.id", index=True)
@@ -100,6 +101,8 @@ class ScheduleRepair(SQLModel, table=True):
     event_end: datetime | None = Field(default=None, sa_type=UTCDateTime)
     booking_id: int | None = Field(default=None, foreign_key="booking.id")  # the urgent request
     maintenance_window_id: int | None = Field(default=None)
+    # the fault episode ingest saw (one proposal per episode, whichever worker or message saw it)
+    fault_id: int | None = Field(default=None, foreign_key="resource_fault.id")
     status: RepairStatus = Field(default=RepairStatus.proposed, sa_type=String(10), index=True)
     created_by_id: int | None = Field(default=None, foreign_key="app_user.id")  # None: the system
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -165,6 +168,7 @@ class ScheduleRepairPublic(BaseModel):
     event_end: datetime | None
     booking_id: int | None
     maintenance_window_id: int | None
+    fault_id: int | None = None
     status: RepairStatus
     created_by_id: int | None
     created_at: datetime

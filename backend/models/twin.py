@@ -36,9 +36,14 @@ class Twin(SQLModel, table=True):
 
 
 class Alarm(SQLModel, table=True):
-    """An `event` of kind alarm or fault. The same event delivered twice is stored once."""
+    """An `event` of kind alarm or fault (`source` device), or a threshold rule's alarm (`source` rule).
+    The same event delivered twice is stored once; `open_key` (a rule's alarm while it is not cleared)
+    keeps one open alarm per resource and rule, whichever ingest worker raised it."""
 
-    __table_args__ = (UniqueConstraint("resource_id", "ts", "kind", "code", name="uq_alarm_event"),)
+    __table_args__ = (
+        UniqueConstraint("resource_id", "ts", "kind", "code", name="uq_alarm_event"),
+        UniqueConstraint("resource_id", "open_key", name="uq_alarm_open"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     resource_id: int = Field(
@@ -59,6 +64,14 @@ class Alarm(SQLModel, table=True):
     cleared_by_id: int | None = Field(default=None, foreign_key="app_user.id")  # None: the system
     note: str | None = Field(default=None, max_length=2000)
     booking_id: int | None = Field(default=None, foreign_key="booking.id", index=True)
+    source: str = Field(default="device", sa_type=String(10))  # device | rule
+    rule_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("alarm_rule.id", ondelete="SET NULL"), nullable=True, index=True
+        ),
+    )
+    open_key: str | None = Field(default=None, max_length=80)  # "rule:{id}" until cleared
 
 
 class Reading(BaseModel):
@@ -111,6 +124,8 @@ class AlarmPublic(BaseModel):
     cleared_by_id: int | None
     note: str | None
     booking_id: int | None
+    source: str = "device"
+    rule_id: int | None = None
 
 
 class AlarmDecision(BaseModel):

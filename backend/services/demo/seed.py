@@ -12,6 +12,8 @@ from typing import Any
 from sqlmodel import Session, select
 
 from backend.domain.access import Role
+from backend.domain.alarm_rules import Comparison, Severity
+from backend.models.alarm_rule import AlarmRuleCreate
 from backend.models.billing import Voucher
 from backend.models.organization import OrganizationCreate, OrgKind
 from backend.models.platform import Platform, PlatformCreate
@@ -24,6 +26,7 @@ from backend.services.accounts.users import create_organization, create_user
 from backend.services.catalog.platforms import create_platform
 from backend.services.catalog.resources import create_resource
 from backend.services.money.rates import create_rate
+from backend.services.telemetry.alarm_rules import create_rule
 
 
 def demo_data() -> dict[str, Any]:
@@ -154,6 +157,7 @@ def seed_demo(session: Session, fleet_devices: int = 0) -> list[DemoLogin]:
             session, None, ResourceCreate(platform_id=platform.id, **fields)
         )
     _seed_rates(session, data, resources)
+    _seed_alarm_rules(session, platform.id)
 
     create_user(
         session,
@@ -270,6 +274,49 @@ def _seed_rates(session: Session, data: dict[str, Any], resources: dict[str, Res
                     note="含色谱柱与试剂 / column and reagents included",
                 ),
             )
+
+
+#: Threshold rules on the simulated device types; the fleet's excursions cross them now and then.
+ALARM_RULES = [
+    AlarmRuleCreate(
+        device_type="furnace",
+        code="furnace-overheat",
+        name="炉管超温 / furnace overheating: tube above 1000 °C (demo programmes soak at 900 °C at most)",
+        signal="temperature_c",
+        comparison=Comparison.gt,
+        limit=1000,
+        clear_limit=950,
+        duration_seconds=30,
+        severity=Severity.critical,
+    ),
+    AlarmRuleCreate(
+        device_type="fermenter",
+        code="fermenter-ph-low",
+        name="发酵液 pH 偏低 / fermenter pH drift: below 6.5",
+        signal="ph",
+        comparison=Comparison.lt,
+        limit=6.5,
+        clear_limit=6.6,
+        duration_seconds=60,
+        severity=Severity.warning,
+    ),
+    AlarmRuleCreate(
+        device_type="fermenter",
+        code="fermenter-ph-high",
+        name="发酵液 pH 偏高 / fermenter pH drift: above 7.5",
+        signal="ph",
+        comparison=Comparison.gt,
+        limit=7.5,
+        clear_limit=7.4,
+        duration_seconds=60,
+        severity=Severity.warning,
+    ),
+]
+
+
+def _seed_alarm_rules(session: Session, platform_id: int) -> None:
+    for rule in ALARM_RULES:
+        create_rule(session, None, platform_id, rule)
 
 
 def _register_fleet(session: Session, data: dict[str, Any], devices: int) -> None:

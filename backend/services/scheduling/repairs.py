@@ -58,6 +58,7 @@ class Outage:
     end: datetime
     cause: RepairCause = RepairCause.fault
     maintenance_window_id: int | None = None
+    fault_id: int | None = None  # the fault episode ingest saw (`resource_fault`)
 
 
 @dataclass(frozen=True)
@@ -329,6 +330,7 @@ def propose(
             event_end=event.end if isinstance(event, Outage) else None,
             booking_id=event.booking_id if isinstance(event, Urgent) else None,
             maintenance_window_id=event.maintenance_window_id if isinstance(event, Outage) else None,
+            fault_id=event.fault_id if isinstance(event, Outage) else None,
             created_by_id=who.user_id if who else None,
             created_at=now,
             horizon_start=built.problem.horizon.start,
@@ -374,19 +376,27 @@ def _slot(booking: Booking, zone: ZoneInfo) -> dict[str, Any]:
 # --- deciding ----------------------------------------------------------------------------------------
 
 
-def _proposed(session: Session, who: Principal, repair_id: int) -> ScheduleRepair:
-    proposal = get_repair(session, who, repair_id)
-    ensure_manages_platform(who, proposal.platform_id)
+def _proposed(session: Session, who: Principal | None, repair_id: int) -> ScheduleRepair:
+    if who is None:  # the system, applying by the platform's policy
+        proposal = get_or_404(session, ScheduleRepair, repair_id, "repair")
+    else:
+        proposal = get_repair(session, who, repair_id)
+        ensure_manages_platform(who, proposal.platform_id)
     if proposal.status != RepairStatus.proposed:
         raise Conflict(f"status: this repair was {proposal.status} already")
     return proposal
 
 
 def apply(
-    session: Session, who: Principal, repair_id: int, reason: str | None = None, now: datetime | None = None
+    session: Session,
+    who: Principal | None,
+    repair_id: int,
+    reason: str | None = None,
+    now: datetime | None = None,
 ) -> ScheduleRepair:
     """Move the bookings as proposed, all or nothing: each new slot is judged again by `check_slot` and
-    against other bookings as of now; a booking that changed since the proposal makes it stale (409)."""
+    against other bookings as of now; a booking that changed since the proposal makes it stale (409).
+    `who` None: the system, applying a fault's repair by the platform's policy."""
     now = now or utcnow()
     proposal = _proposed(session, who, repair_id)
     platform = get_or_404(session, Platform, proposal.platform_id, "platform")
@@ -418,14 +428,15 @@ def apply(
     session.flush()
     for booking, move in moving:
         _place(session, who, booking, move, resources[move["to"]["resource"]], platform, now)
+    actor = who.user_id if who else None
     proposal.status = RepairStatus.applied
-    proposal.decided_at, proposal.decided_by_id, proposal.decision_reason = now, who.user_id, reason
+    proposal.decided_at, proposal.decided_by_id, proposal.decision_reason = now, actor, reason
     session.add(proposal)
     audit.append(
         session,
         "schedule.repair.apply",
         ("schedule_repair", proposal.id or 0),
-        actor=who.user_id,
+        actor=actor,
         platform_id=proposal.platform_id,
         payload={"moves": [m["booking_id"] for m in proposal.moves], "reason": reason},
     )
@@ -435,7 +446,7 @@ def apply(
 
 def _place(
     session: Session,
-    who: Principal,
+    who: Principal | None,
     booking: Booking,
     move: dict[str, Any],
     resource: Resource,
@@ -454,6 +465,7 @@ def _place(
         raise Conflict(f"booking {booking.id}: {found.resource} was booked meanwhile; propose a new repair")
     urgent = move["from"] is None
     before = booking.status
+    actor = who.user_id if who else None
     changes: dict[str, Any] = {
         "resource_id": resource.id,
         "starts_at": slot.start,
@@ -464,7 +476,7 @@ def _place(
         changes.update(
             status=BookingStatus.approved,
             decided_at=now,
-            decided_by_id=who.user_id,
+            decided_by_id=actor,
             source="repair",
             decision_reason="placed by a repair",
         )
@@ -472,10 +484,10 @@ def _place(
     save_with_members(session, booking, members, zone)
     when = f"{problems.iso(slot.start, zone)} to {problems.iso(slot.end, zone)} on {resource.code}"
     if urgent:
-        record_event(session, booking, "schedule", before, who.user_id, f"placed by a repair: {when}")
+        record_event(session, booking, "schedule", before, actor, f"placed by a repair: {when}")
         notify_booking(session, booking, "booking.approved")
     else:
-        record_event(session, booking, "move", before, who.user_id, f"moved to {when}: {move['reason']}")
+        record_event(session, booking, "move", before, actor, f"moved to {when}: {move['reason']}")
         notify_booking(session, booking, "booking.moved")
 
 

@@ -144,6 +144,11 @@ class World:
         body = {"cause": "fault", "resource_id": self.ids["resource"][owner], "start": start, "end": end}
         return int(self.api.admin("POST", f"{V1}/schedule/repairs", {**body, "time_limit": 0.5})["id"])
 
+    def alarm_rule(self, owner: str) -> int:
+        url = f"{V1}/platforms/{self.platform(owner)}/alarm-rules"
+        body = {"resource_id": self.ids["resource"][owner], "code": unique("R"), "signal": "temp_c"}
+        return int(self.api.admin("POST", url, {**body, "comparison": ">", "limit": 90})["id"])
+
     def webhook(self, owner: str) -> int:
         url = f"{V1}/platforms/{self.platform(owner)}/webhooks"
         return int(self.api.admin("POST", url, {"url": "http://127.0.0.1:9/hook"})["id"])
@@ -179,6 +184,7 @@ def world(api: Api) -> World:
     w.ids["rate"] = {owner: w.rate(owner) for owner in OWNERS}
     w.ids["qualification"] = {owner: w.qualification(owner) for owner in OWNERS}
     w.ids["webhook"] = {owner: w.webhook(owner) for owner in OWNERS}
+    w.ids["alarm_rule"] = {owner: w.alarm_rule(owner) for owner in OWNERS}
     w.ids["repair"] = {owner: w.repair(owner) for owner in OWNERS}
     for owner in OWNERS:
         quota = {"organization_id": w.ids["org"][owner], "hours_per_month": 100}
@@ -535,6 +541,28 @@ OPS: dict[tuple[str, str], Op] = {
     ("GET", "/alarms"): Op(_query(limit=500), lists="alarm"),
     ("POST", "/alarms/{alarm_id}/ack"): Op(_path(alarm_id="alarm"), fresh="alarm"),
     ("POST", "/alarms/{alarm_id}/clear"): Op(_path(alarm_id="alarm"), fresh="alarm"),
+    ("GET", "/platforms/{platform_id}/alarm-rules"): Op(_path(platform_id="platform"), lists="alarm_rule"),
+    ("POST", "/platforms/{platform_id}/alarm-rules"): Op(
+        _with(
+            _path(platform_id="platform"),
+            json=lambda w, owner: {
+                "resource_id": w.ids["resource"][owner],
+                "code": unique("R"),
+                "signal": "temp_c",
+                "comparison": "<",
+                "limit": 5,
+            },
+        )
+    ),
+    ("GET", "/platforms/{platform_id}/alarm-rules/{rule_id}"): Op(
+        _path(platform_id="platform", rule_id="alarm_rule")
+    ),
+    ("PATCH", "/platforms/{platform_id}/alarm-rules/{rule_id}"): Op(
+        _with(_path(platform_id="platform", rule_id="alarm_rule"), json={"limit": 95})
+    ),
+    ("DELETE", "/platforms/{platform_id}/alarm-rules/{rule_id}"): Op(
+        _path(platform_id="platform", rule_id="alarm_rule"), fresh="alarm_rule"
+    ),
     ("GET", "/stream/twins"): Op(_query(poll_seconds=0.2, max_seconds=0.3)),
     ("GET", "/audit/events"): Op(_query(limit=500, subject="booking"), lists="booking", key="subject_id"),
     ("GET", "/audit/verify"): Op(_none),

@@ -1,0 +1,119 @@
+"""Threshold alarm rules, judged sample by sample in device time.
+
+A rule's condition is `signal <comparison> limit`. Once it has held for `duration_seconds` (from the
+first sample beyond the limit to the current one; a single sample back inside resets it) the rule
+raises an alarm. The alarm clears at the first sample back past the clear limit: `clear_limit` when the
+rule has hysteresis, else `limit` itself. An alarm a person cleared while the condition still held
+is not raised again until the signal has come back inside once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class Comparison(StrEnum):
+    gt = ">"
+    ge = ">="
+    lt = "<"
+    le = "<="
+
+
+class Severity(StrEnum):
+    info = "info"
+    warning = "warning"
+    critical = "critical"
+
+
+def holds(comparison: Comparison, value: float, limit: float) -> bool:
+    if comparison is Comparison.gt:
+        return value > limit
+    if comparison is Comparison.ge:
+        return value >= limit
+    if comparison is Comparison.lt:
+        return value < limit
+    return value <= limit
+
+
+def upward(comparison: Comparison) -> bool:
+    return comparison in (Comparison.gt, Comparison.ge)
+
+
+def clear_limit_problem(comparison: Comparison, limit: float, clear_limit: float) -> str | None:
+    """Why `clear_limit` makes no hysteresis for this rule, or None."""
+    if upward(comparison) and clear_limit > limit:
+        return f"for a {comparison.value} rule it must not be above the limit ({limit:g})"
+    if not upward(comparison) and clear_limit < limit:
+        return f"for a {comparison.value} rule it must not be below the limit ({limit:g})"
+    return None
+
+
+def numeric(value: object) -> float | None:
+    """The sample's value as a number, or None (booleans, strings, NaN and infinities are not judged)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: int
+    code: str
+    signal: str
+    comparison: Comparison
+    limit: float
+    clear_limit: float | None
+    duration_seconds: float
+    severity: Severity
+
+    def recovered(self, value: float) -> bool:
+        bound = self.limit if self.clear_limit is None else self.clear_limit
+        return not holds(self.comparison, value, bound)
+
+    def describe(self, value: float) -> str:
+        return f"{self.signal} {value:g} {self.comparison.value} {self.limit:g}"
+
+
+class Open(StrEnum):
+    """What the rule holds on the resource: nothing, an alarm it raised, or an alarm a person cleared
+    while the condition still held (latched until the signal comes back)."""
+
+    none = "none"
+    alarm = "alarm"
+    latched = "latched"
+
+
+class Verdict(StrEnum):
+    nothing = "nothing"
+    raise_ = "raise"
+    clear = "clear"
+    unlatch = "unlatch"
+
+
+@dataclass
+class Standing:
+    breach_since: datetime | None
+    open: Open
+
+
+def judge(rule: Rule, standing: Standing, at: datetime, value: float) -> Verdict:
+    """One sample, in device-time order; updates `standing` and says what to do."""
+    if standing.open is not Open.none:
+        if not rule.recovered(value):
+            return Verdict.nothing
+        verdict = Verdict.clear if standing.open is Open.alarm else Verdict.unlatch
+        standing.open, standing.breach_since = Open.none, None
+        return verdict
+    if not holds(rule.comparison, value, rule.limit):
+        standing.breach_since = None
+        return Verdict.nothing
+    if standing.breach_since is None:
+        standing.breach_since = at
+    if at - standing.breach_since >= timedelta(seconds=rule.duration_seconds):
+        standing.open = Open.alarm
+        return Verdict.raise_
+    return Verdict.nothing

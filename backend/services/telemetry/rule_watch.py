@@ -1,0 +1,215 @@
+"""What ingest does with each batch beside twins and usage: it judges the enabled threshold rules on the
+batch's samples (per resource, in device time) and notices resources going to and leaving `fault`.
+
+It runs inside the batch's transaction, after the twins were merged: the twin rows of the batch's
+resources are locked then (SQLite: the write lock), so two workers never judge one resource at once
+and each rule's standing on a resource (`alarm_rule_state`) moves in one line. A sample at or before
+the newest device time already judged for a rule (a late message another worker handled after newer
+ones) is not judged again. Whatever happens, the database keeps one open alarm per resource and rule
+(`uq_alarm_open`) and one open fault episode per resource (`uq_resource_fault_open`).
+
+Rules are read through `RuleBook`, a cache refreshed every few seconds, so the batch asks the database
+nothing about rules.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
+
+from backend.db import unit_of_work
+from backend.domain.alarm_rules import Comparison, Open, Rule, Severity, Standing, Verdict, judge, numeric
+from backend.models.alarm_rule import AlarmRule, AlarmRuleState, ResourceFault
+from backend.models.resource import Resource
+from backend.models.twin import Alarm, Twin
+from backend.models.types import as_utc
+from backend.services.telemetry.alarms import clear_by_system, raise_for_rule
+from backend.services.telemetry.twins import ns_to_datetime
+
+__all__ = ["REFRESH_SECONDS", "Outcome", "Rule", "RuleBook", "Sample", "evaluate"]
+
+#: (device time in ns, fields) of one sample; a state event is a sample with only `state`
+Sample = tuple[int, Mapping[str, object]]
+#: how often ingest reads the rules again: a rule added through the API is evaluated within this
+REFRESH_SECONDS = 10.0
+FAULT = "fault"
+
+
+@dataclass(frozen=True)
+class _Scoped:
+    platform_id: int
+    resource_id: int | None
+    device_type: str | None
+    rule: Rule
+
+
+class RuleBook:
+    """The enabled rules that apply to each resource, cached for `refresh_seconds`."""
+
+    def __init__(self, engine: Engine, refresh_seconds: float = REFRESH_SECONDS) -> None:
+        self.engine = engine
+        self.refresh_seconds = refresh_seconds
+        self._rules: list[_Scoped] = []
+        self._resources: dict[int, tuple[int, str | None]] = {}  # id -> (platform, device type)
+        self._read_at = -math.inf
+
+    def for_resources(self, resource_ids: Iterable[int]) -> dict[int, list[Rule]]:
+        wanted = set(resource_ids)
+        stale = time.monotonic() - self._read_at >= self.refresh_seconds
+        unknown = wanted - self._resources.keys()
+        if stale or unknown:
+            with unit_of_work(self.engine) as session:
+                if stale:
+                    self._rules = _enabled_rules(session)
+                    self._read_at = time.monotonic()
+                if unknown:
+                    rows = session.exec(
+                        select(Resource.id, Resource.platform_id, Resource.device_type).where(
+                            col(Resource.id).in_(unknown)
+                        )
+                    )
+                    self._resources.update({rid: (pid, dtype) for rid, pid, dtype in rows if rid is not None})
+        out: dict[int, list[Rule]] = {}
+        for rid in wanted:
+            platform_id, device_type = self._resources.get(rid, (None, None))
+            applies = [
+                s.rule
+                for s in self._rules
+                if s.resource_id == rid
+                or (s.resource_id is None and s.platform_id == platform_id and s.device_type == device_type)
+            ]
+            if applies:
+                out[rid] = applies
+        return out
+
+
+def _enabled_rules(session: Session) -> list[_Scoped]:
+    rows = session.exec(select(AlarmRule).where(col(AlarmRule.enabled).is_(True)).order_by(col(AlarmRule.id)))
+    return [
+        _Scoped(
+            r.platform_id,
+            r.resource_id,
+            r.device_type,
+            Rule(
+                id=r.id or 0,
+                code=r.code,
+                signal=r.signal,
+                comparison=Comparison(r.comparison),
+                limit=r.limit,
+                clear_limit=r.clear_limit,
+                duration_seconds=r.duration_seconds,
+                severity=Severity(r.severity),
+            ),
+        )
+        for r in rows
+    ]
+
+
+@dataclass
+class Outcome:
+    raised: int = 0
+    cleared: int = 0
+    faults: list[int] = field(default_factory=list)  # fault episodes opened by this batch
+
+
+def evaluate(
+    session: Session, rules: Mapping[int, list[Rule]], samples: Mapping[int, list[Sample]]
+) -> Outcome:
+    """Judge the batch's samples; call it after `twins.apply_changes` in the batch's transaction."""
+    outcome = Outcome()
+    for resource_id in sorted(samples):
+        resource = session.get(Resource, resource_id)
+        if resource is None:
+            continue
+        ordered = sorted(samples[resource_id], key=lambda sample: sample[0])
+        for rule in rules.get(resource_id, []):
+            _judge_rule(session, resource, rule, ordered, outcome)
+        _watch_fault(session, resource, ordered, outcome)
+    return outcome
+
+
+def _judge_rule(
+    session: Session, resource: Resource, rule: Rule, ordered: Sequence[Sample], outcome: Outcome
+) -> None:
+    state = session.get(AlarmRuleState, (resource.id, rule.id))
+    if state is None:
+        state = AlarmRuleState(resource_id=resource.id or 0, rule_id=rule.id)
+    alarm = session.get(Alarm, state.alarm_id) if state.alarm_id is not None else None
+    held = Open.none if alarm is None else (Open.alarm if alarm.open_key else Open.latched)
+    standing = Standing(state.breach_since, held)
+    for ts_ns, fields in ordered:
+        value = numeric(fields.get(rule.signal))
+        if ts_ns <= state.last_ns or value is None:
+            continue
+        state.last_ns = ts_ns
+        at = ns_to_datetime(ts_ns)
+        verdict = judge(rule, standing, at, value)
+        if verdict is Verdict.raise_:
+            alarm = raise_for_rule(session, resource, rule, at, value)
+            state.alarm_id = alarm.id
+            outcome.raised += 1
+        elif verdict is Verdict.clear and alarm is not None:
+            note = f"cleared by the system: {rule.signal} back at {value:g}"
+            clear_by_system(session, alarm, resource.platform_id, at, note)
+            state.alarm_id, alarm = None, None
+            outcome.cleared += 1
+        elif verdict is Verdict.unlatch:
+            state.alarm_id, alarm = None, None
+    state.breach_since = standing.breach_since
+    session.add(state)
+
+
+def _newest_state(session: Session, resource_id: int, ordered: Sequence[Sample]) -> tuple[int, str] | None:
+    """The newest state reading: the twin's (which holds this batch's telemetry) or a state event's."""
+    newest: tuple[int, str] | None = None
+    twin = session.get(Twin, resource_id)
+    reading = (twin.reported or {}).get("state") if twin is not None else None
+    if isinstance(reading, dict) and isinstance(reading.get("value"), str):
+        newest = (int(reading.get("ns", 0)), reading["value"])
+    for ts_ns, fields in ordered:
+        state = fields.get("state")
+        if isinstance(state, str) and (newest is None or ts_ns > newest[0]):
+            newest = (ts_ns, state)
+    return newest
+
+
+def _watch_fault(session: Session, resource: Resource, ordered: Sequence[Sample], outcome: Outcome) -> None:
+    newest = _newest_state(session, resource.id or 0, ordered)
+    if newest is None:
+        return
+    ns, state = newest
+    episode = session.exec(select(ResourceFault).where(ResourceFault.open_resource_id == resource.id)).first()
+    if state == FAULT and episode is None:
+        started = ns_to_datetime(_fault_start(ordered, ns))
+        ended = session.exec(
+            select(func.max(ResourceFault.ended_at)).where(ResourceFault.resource_id == resource.id)
+        ).one()
+        if ended is not None and as_utc(ended) >= started:
+            return  # a late reading of an episode that is over
+        episode = ResourceFault(
+            resource_id=resource.id or 0, started_at=started, open_resource_id=resource.id
+        )
+        session.add(episode)
+        session.flush()
+        outcome.faults.append(episode.id or 0)
+    elif state != FAULT and episode is not None and ns_to_datetime(ns) > episode.started_at:
+        episode.ended_at, episode.open_resource_id = ns_to_datetime(ns), None
+        session.add(episode)
+
+
+def _fault_start(ordered: Sequence[Sample], newest_ns: int) -> int:
+    """The first reading of the batch's last run of `fault` readings (the newest when none is here)."""
+    start = newest_ns
+    for ts_ns, fields in reversed(ordered):
+        state = fields.get("state")
+        if not isinstance(state, str) or ts_ns > newest_ns:
+            continue
+        if state != FAULT:
+            break
+        start = ts_ns
+    return start
