@@ -120,25 +120,42 @@ class Outcome:
 def evaluate(
     session: Session, rules: Mapping[int, list[Rule]], samples: Mapping[int, list[Sample]]
 ) -> Outcome:
-    """Judge the batch's samples; call it after `twins.apply_changes` in the batch's transaction."""
+    """Judge the batch's samples; call it after `twins.apply_changes` in the batch's transaction.
+    Three queries a batch whatever its size (resources with rules, their rule states, open fault
+    episodes), more only when something is raised, cleared or opened."""
     outcome = Outcome()
-    for resource_id in sorted(samples):
-        resource = session.get(Resource, resource_id)
-        if resource is None:
-            continue
+    ids = sorted(samples)
+    judged = [rid for rid in ids if rules.get(rid)]
+    resources: dict[int, Resource] = {}
+    states: dict[tuple[int, int], AlarmRuleState] = {}
+    if judged:
+        resources = {r.id or 0: r for r in session.exec(select(Resource).where(col(Resource.id).in_(judged)))}
+        in_batch = select(AlarmRuleState).where(col(AlarmRuleState.resource_id).in_(judged))
+        states = {(s.resource_id, s.rule_id): s for s in session.exec(in_batch)}
+    open_faults = {
+        f.resource_id: f
+        for f in session.exec(select(ResourceFault).where(col(ResourceFault.open_resource_id).in_(ids)))
+    }
+    for resource_id in ids:
         ordered = sorted(samples[resource_id], key=lambda sample: sample[0])
-        for rule in rules.get(resource_id, []):
-            _judge_rule(session, resource, rule, ordered, outcome)
-        _watch_fault(session, resource, ordered, outcome)
+        resource = resources.get(resource_id)
+        if resource is not None:
+            for rule in rules[resource_id]:
+                fresh = AlarmRuleState(resource_id=resource_id, rule_id=rule.id)
+                state = states.get((resource_id, rule.id), fresh)
+                _judge_rule(session, resource, rule, state, ordered, outcome)
+        _watch_fault(session, resource_id, open_faults.get(resource_id), ordered, outcome)
     return outcome
 
 
 def _judge_rule(
-    session: Session, resource: Resource, rule: Rule, ordered: Sequence[Sample], outcome: Outcome
+    session: Session,
+    resource: Resource,
+    rule: Rule,
+    state: AlarmRuleState,
+    ordered: Sequence[Sample],
+    outcome: Outcome,
 ) -> None:
-    state = session.get(AlarmRuleState, (resource.id, rule.id))
-    if state is None:
-        state = AlarmRuleState(resource_id=resource.id or 0, rule_id=rule.id)
     alarm = session.get(Alarm, state.alarm_id) if state.alarm_id is not None else None
     held = Open.none if alarm is None else (Open.alarm if alarm.open_key else Open.latched)
     standing = Standing(state.breach_since, held)
@@ -178,22 +195,25 @@ def _newest_state(session: Session, resource_id: int, ordered: Sequence[Sample])
     return newest
 
 
-def _watch_fault(session: Session, resource: Resource, ordered: Sequence[Sample], outcome: Outcome) -> None:
-    newest = _newest_state(session, resource.id or 0, ordered)
+def _watch_fault(
+    session: Session,
+    resource_id: int,
+    episode: ResourceFault | None,
+    ordered: Sequence[Sample],
+    outcome: Outcome,
+) -> None:
+    newest = _newest_state(session, resource_id, ordered)
     if newest is None:
         return
     ns, state = newest
-    episode = session.exec(select(ResourceFault).where(ResourceFault.open_resource_id == resource.id)).first()
     if state == FAULT and episode is None:
         started = ns_to_datetime(_fault_start(ordered, ns))
         ended = session.exec(
-            select(func.max(ResourceFault.ended_at)).where(ResourceFault.resource_id == resource.id)
+            select(func.max(ResourceFault.ended_at)).where(ResourceFault.resource_id == resource_id)
         ).one()
         if ended is not None and as_utc(ended) >= started:
             return  # a late reading of an episode that is over
-        episode = ResourceFault(
-            resource_id=resource.id or 0, started_at=started, open_resource_id=resource.id
-        )
+        episode = ResourceFault(resource_id=resource_id, started_at=started, open_resource_id=resource_id)
         session.add(episode)
         session.flush()
         outcome.faults.append(episode.id or 0)

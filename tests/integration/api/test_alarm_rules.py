@@ -3,14 +3,18 @@ is a 422 naming the field; a rule that goes away clears the alarm it holds open.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from backend.db import unit_of_work
+from backend.models.booking import Booking, BookingKind
+from backend.models.outbox import OutboxMessage
 from backend.models.twin import Alarm, Twin
+from backend.services.telemetry import rule_watch
 from tests.integration.api.conftest import Api, unique
 
 pytestmark = pytest.mark.integration
@@ -169,3 +173,48 @@ def test_deleting_a_rule_clears_the_alarm_it_holds_open(api: Api) -> None:
         alarm = session.exec(select(Alarm).where(Alarm.resource_id == resource)).one()
     assert alarm.state == "cleared" and alarm.cleared_by_id is None and alarm.open_key is None
     assert alarm.note == "its rule was removed"
+
+
+def test_a_critical_rule_alarm_during_a_booking_is_tied_to_it_and_told_to_operators_and_the_requester(
+    api: Api,
+) -> None:
+    resource = declared(api, "BK")
+    created = api.call("operator", "POST", rules_url(api), rule(resource, duration_seconds=2)).json()
+    sme = api.call("sme", "GET", f"{V1}/me").json()
+    now = datetime.now(UTC).replace(microsecond=0)
+    engine = engine_of(api)
+    with unit_of_work(engine) as session:
+        booking = Booking(
+            platform_id=api.ids["platform"],
+            resource_id=resource,
+            kind=BookingKind.fixed,
+            status="checked_in",
+            organization_id=sme["organization_id"],
+            user_id=sme["id"],
+            starts_at=now - timedelta(hours=1),
+            ends_at=now + timedelta(hours=1),
+            requested_at=now - timedelta(days=1),
+            purpose="rule alarm during a run",
+        )
+        session.add(booking)
+        session.flush()
+        booking_id = booking.id
+    t0 = int((now - timedelta(minutes=1)).timestamp() * 1e9)
+    samples = [(t0 + i * 10**9, {"temperature_c": 45.0}) for i in range(5)]
+    rules = rule_watch.RuleBook(engine, refresh_seconds=0).for_resources([resource])
+    with unit_of_work(engine) as session:
+        outcome = rule_watch.evaluate(session, rules, {resource: samples})
+    assert outcome.raised == 1
+    with unit_of_work(engine) as session:  # the same samples again (a redelivery): nothing new
+        assert rule_watch.evaluate(session, rules, {resource: samples}).raised == 0
+    with Session(engine) as session:
+        alarm = session.exec(select(Alarm).where(Alarm.rule_id == created["id"])).one()
+        told = session.exec(
+            select(OutboxMessage).where(
+                OutboxMessage.event == "alarm.critical", OutboxMessage.channel == "email"
+            )
+        ).all()
+    assert alarm.booking_id == booking_id and alarm.source == "rule" and alarm.state == "active"
+    recipients = {m.recipient for m in told if m.payload.get("alarm_id") == alarm.id}
+    operator = api.call("operator", "GET", f"{V1}/me").json()["email"]
+    assert {operator, sme["email"]} <= recipients
