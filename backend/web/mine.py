@@ -125,5 +125,8 @@ def _cell(values: list[float | None] | None, i: int) -> str:
 def my_invoices(request: Request, session: SessionDep, who: PageCaller) -> Response:
     caller = need_login(request, who)
     rows, _ = invoices.list_invoices(session, caller, None, None, None, None, 0, 200)
-    context = {"invoices": [invoices.to_public(session, i) for i in rows]}
+    shown = [invoices.to_public(session, i) for i in rows]
+    # An issued line keeps its description as the record; the page names the item in the reader's words
+    billed = queries.bookings_by_id(session, caller, [line.booking_id for i in shown for line in i.lines])
+    context = {"invoices": shown, "billed": {b.id: b for b in to_public(session, list(billed.values()))}}
     return render(request, who, "invoices/mine.html", context)

@@ -111,6 +111,9 @@ def test_invoice_with_voucher_share(visit: Visit, stack: Stack, lang: str) -> No
     invoice = visit.page.locator("[data-invoice]").first
     expect(invoice).to_be_visible()
     expect(invoice).to_contain_text("创新券" if lang == "zh" else "Innovation voucher")
+    # the items in the reader's language, not the English text stored with the issued line
+    expect(invoice.locator("td").nth(1)).to_contain_text("使用" if lang == "zh" else "Use")
+    expect(invoice).not_to_contain_text("booking ")
     visit.shot(f"invoices-{lang}")
 
 

@@ -26,6 +26,15 @@ def get_booking(session: Session, who: Principal, booking_id: int) -> Booking:
     return booking
 
 
+def bookings_by_id(session: Session, who: Principal, ids: Sequence[int]) -> dict[int, Booking]:
+    """The bookings of these ids that the caller may see (others are left out, not refused)."""
+    if not ids:
+        return {}
+    statement = select(Booking).where(col(Booking.id).in_(sorted(set(ids))))
+    statement = within_scope(statement, who, Booking.platform_id, Booking.organization_id)
+    return {b.id or 0: b for b in session.exec(statement).all()}
+
+
 def list_bookings(
     session: Session,
     who: Principal,

@@ -222,7 +222,7 @@ def seed_demo(session: Session, fleet_devices: int = 0) -> list[DemoLogin]:
             Voucher(
                 organization_id=_id(org),
                 number=f"SD-{date.today().year}-{credit[-6:]}",
-                issuer="Shandong province",
+                issuer="山东省科学技术厅",
                 year=date.today().year,
                 percent=Decimal("60"),
                 annual_cap=Decimal("500000"),
