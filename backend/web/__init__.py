@@ -4,12 +4,17 @@ npm registry, see `assets/`)."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
+from backend.domain.errors import DomainError
+from backend.http.deps import get_page_principal
+from backend.http.errors import status_of
 from backend.web import (
     account,
     admin,
@@ -26,7 +31,7 @@ from backend.web import (
     reconciliation,
     session,
 )
-from backend.web.common import LanguageMiddleware, LoginRequired, login_redirect
+from backend.web.common import LanguageMiddleware, LoginRequired, form_errors, login_redirect, render
 
 STATIC = Path(__file__).parent / "static"
 
@@ -59,3 +64,17 @@ def install_pages(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
         return login_redirect(request, exc)
+
+    answer_api = app.exception_handlers[DomainError]
+
+    @app.exception_handler(DomainError)
+    async def refused(request: Request, exc: DomainError) -> Response:
+        """A page's refusal (someone else's booking, a platform not one's own) as a page in the reader's
+        language, with the navigation; the JSON API's as the API's error."""
+        if request.url.path.startswith("/api/") or request.headers.get("hx-request"):
+            answer = answer_api(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
+        state = request.app.state
+        who = await run_in_threadpool(get_page_principal, request, state.engine, state.settings)
+        errors = form_errors(exc)
+        return render(request, who, "refused.html", {"errors": errors}, status_code=status_of(exc))

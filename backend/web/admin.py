@@ -16,13 +16,14 @@ from sqlmodel import Session, SQLModel
 from backend.domain.access import Principal, Role, ensure_admin
 from backend.domain.errors import AccessDenied, DomainError, NotFound
 from backend.http.deps import PageCaller, SessionDep, Writer
-from backend.i18n import N_, gettext, pick
+from backend.i18n import N_, pick
 from backend.models.organization import OrganizationCreate, OrganizationUpdate, OrgKind
 from backend.models.platform import PlatformCreate, PlatformUpdate
 from backend.models.user import UserCreate, UserUpdate
 from backend.services.accounts import users
 from backend.services.catalog import platforms
 from backend.web.common import check_form_csrf, form_errors, need_login, render, validation_errors
+from backend.web.words import shown, translate
 
 router = APIRouter(include_in_schema=False)
 
@@ -113,8 +114,8 @@ def _choices(session: Session, who: Principal) -> dict[str, Any]:
         "roles": list(Role),
         "org_options": [(o.id, pick(o.name, o.name_en)) for o in orgs],
         "platform_options": [(p.id, p.code) for p in every_platform],
-        "kind_options": [(k.value, gettext(k.value)) for k in OrgKind],
-        "role_options": [(r.value, gettext(r.value)) for r in Role],
+        "kind_options": [(k.value, shown(k.value)) for k in OrgKind],
+        "role_options": [(r.value, shown(r.value)) for r in Role],
     }
 
 
@@ -184,7 +185,7 @@ def _errors(exc: DomainError | ValidationError, fields: tuple[str, ...]) -> dict
     found = form_errors(exc)
     field, _, rest = exc.message.partition(": ")
     if field in fields and rest and not any(k in fields for k in found):
-        return {field: rest}
+        return {field: translate(rest)}
     return found
 
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from backend.domain.access import Principal, Role
 from backend.domain.errors import DomainError, Invalid
@@ -22,7 +23,7 @@ from backend.http.deps import EngineDep, PageCaller, SessionDep, SettingsDep
 from backend.i18n import pick
 from backend.models.types import utcnow
 from backend.services import audit
-from backend.services.catalog import platforms
+from backend.services.catalog import platforms, resources
 from backend.services.compliance import reports
 from backend.services.compliance.exports import to_csv
 from backend.settings import Settings
@@ -138,7 +139,20 @@ def report_page(
     params = urlencode({k: query[k] for k in ("platform", "from", "to")})
     scores = {p["platform"]: score_view(p.get("score")) for p in found["platforms"]}
     context |= {"query": query, "report": found, "errors": {}, "params": params, "scores": scores}
+    context["names"] = names_of(session, [p["platform"] for p in found["platforms"]])
     return render(request, who, "audit/report.html", context)
+
+
+def names_of(session: Session, codes: list[str]) -> dict[str, str]:
+    """The report names platforms and resources as stored (in Chinese); the page, in the reader's
+    language: platform code -> name, `platform/resource` code -> name."""
+    out: dict[str, str] = {}
+    for code in codes:
+        platform = platforms.platform_by_code(session, code)
+        out[code] = pick(platform.name, platform.name_en)
+        rows, _ = resources.search_resources(session, platform=code, limit=500)
+        out |= {f"{code}/{r.code}": pick(r.name, r.name_en) for r in rows}
+    return out
 
 
 @router.get("/audit/report.csv")

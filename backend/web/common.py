@@ -19,9 +19,9 @@ from backend.domain.access import Principal, Role
 from backend.domain.errors import AccessDenied, Conflict, DomainError, Invalid
 from backend.http.errors import named_error
 from backend.http.sessions import CSRF_FIELD, csrf_ok, csrf_token, remember_csrf
-from backend.i18n import LANGUAGE_COOKIE, N_, choose_language, current_language, gettext, language
+from backend.i18n import LANGUAGE_COOKIE, N_, choose_language, current_language, gettext, language, ngettext
 from backend.templating import make_environment
-from backend.web.words import translate
+from backend.web.words import shown, translate
 
 #: Pages load scripts, styles and data from PilotShare alone (no CDN; platforms run on closed networks).
 PAGE_POLICY = (
@@ -32,7 +32,11 @@ PAGE_POLICY = (
 
 @cache
 def templates() -> Jinja2Blocks:
-    return Jinja2Blocks(env=make_environment())
+    """The one environment, whose `_` shows a code from data as its word (`words.shown`)."""
+    env = make_environment()
+    env.install_gettext_callables(shown, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals["translate"] = translate
+    return Jinja2Blocks(env=env)
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,18 @@ from backend.domain.access import Principal
 from backend.domain.errors import DomainError, Invalid
 from backend.domain.intervals import Interval
 from backend.http.deps import EngineDep, PageCaller, SessionDep, Writer
-from backend.i18n import gettext
+from backend.i18n import pick
+from backend.models.common import Id
 from backend.models.platform import Platform
-from backend.models.schedule import RepairStatus, ScheduleRepair, ScheduleRun, ScheduleRunCreate
+from backend.models.schedule import RepairCause, RepairStatus, ScheduleRepair, ScheduleRun, ScheduleRunCreate
 from backend.services.bookings import queries
 from backend.services.bookings.presentation import to_public
+from backend.services.catalog import platforms, resources
 from backend.services.scheduling import board, repairs, runs
+from backend.web.catalog import _local as local  # the booking form's reading of datetime-local
 from backend.web.common import form_errors, render, validation_errors
 from backend.web.operator import check_csrf, chosen_platform, need_staff
+from backend.web.words import shown as word
 
 router = APIRouter(include_in_schema=False)
 
@@ -182,8 +186,9 @@ def _context(
         "chart": json.dumps(chart_data(shown, proposal, repair), separators=(",", ":")),
         "repair": repair,
         "repairs_waiting": waiting,
+        "resource_names": {r.id: (r.code, pick(r.name, r.name_en)) for r in shown.resources},
         "resource_count": len(shown.resources),
-        "names": json.dumps({kind: gettext(kind) for kind in KINDS}, ensure_ascii=False),
+        "names": json.dumps({kind: word(kind) for kind in KINDS}, ensure_ascii=False),
         "form": {"horizon_start": str(first), "horizon_end": str(last), "time_limit": "10"},
         "errors": {},
     }
@@ -289,3 +294,32 @@ def decide_repair(
     except DomainError as exc:
         return RedirectResponse(f"{target}&{urlencode({'notice': exc.message})}", status_code=303)
     return RedirectResponse(f"{target}&notice=repair-{decision}", status_code=303)
+
+
+@router.post("/operator/plan/faults")
+def report_fault(
+    request: Request,
+    session: SessionDep,
+    engine: EngineDep,
+    who: PageCaller,
+    resource_id: Annotated[Id, Form()],
+    start: Annotated[str, Form(max_length=40)],
+    end: Annotated[str, Form(max_length=40)],
+    csrf_token: Annotated[str | None, Form()] = None,
+) -> Response:
+    """A resource out of order over [start, end): the repair proposes moving the bookings it hits, and
+    the page shows the proposal for review (the same use case as POST /api/v1/schedule/repairs)."""
+    caller = need_staff(request, who)
+    try:
+        check_csrf(request, csrf_token)
+        zone = ZoneInfo(
+            platforms.get_platform(session, resources.get_resource(session, resource_id).platform_id).timezone
+        )
+        outage = repairs.Outage(
+            resource_id, local(start, zone, "start"), local(end, zone, "end"), RepairCause.fault
+        )
+        session.close()  # the solver may take seconds; hold no connection meanwhile
+        proposal = repairs.propose(engine, caller, outage)
+    except DomainError as exc:
+        return RedirectResponse(f"/operator/plan?{urlencode({'notice': exc.message})}", status_code=303)
+    return RedirectResponse(f"/operator/plan?repair={proposal.id}", status_code=303)

@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from backend.domain.errors import DomainError
 from backend.domain.utilization import Every
 from backend.http.deps import PageCaller, SessionDep
+from backend.i18n import pick
 from backend.services.compliance.utilization import utilization as report
 from backend.web.common import form_errors, render
 from backend.web.operator import chosen_platform, need_staff
@@ -92,7 +93,7 @@ def _totals(figures: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(
             {
                 "code": row["resource"],
-                "name": row["name"],
+                "name": pick(row["name"], row.get("name_en")),
                 "open": opened,
                 "booked": booked,
                 "measured": used,

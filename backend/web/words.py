@@ -15,10 +15,8 @@ WORDS = [
     N_("requested"),
     N_("approved"),
     N_("rejected"),
-    N_("checked_in"),
     N_("completed"),
     N_("cancelled"),
-    N_("no_show"),
     N_("request"),
     N_("approve"),
     N_("reject"),
@@ -26,17 +24,9 @@ WORDS = [
     N_("check-in"),
     N_("check-out"),
     N_("no-show"),
-    N_("key-project"),
-    N_("ordinary"),
-    # roles, kinds, statuses of resources, waitlist and invoices
-    N_("admin"),
-    N_("operator"),
-    N_("sme"),
+    # roles, kinds of organizations and resources, statuses of resources, waitlist and invoices
     N_("auditor"),
-    # kinds of organizations
-    N_("platform_owner"),
     N_("authority"),
-    N_("research"),
     N_("other"),
     N_("instrument"),
     N_("line"),
@@ -50,26 +40,64 @@ WORDS = [
     N_("expired"),
     N_("issued"),
     N_("paid"),
-    # user classes and units of fee standards
-    N_("internal"),
-    N_("external_sme"),
-    N_("key_project"),
+    # units of fee standards
     N_("hour"),
     N_("day"),
     N_("sample"),
-    # weekdays of the opening-hours editor (backend.domain.opening_hours.WEEKDAYS)
-    N_("mon"),
-    N_("tue"),
-    N_("wed"),
-    N_("thu"),
-    N_("fri"),
-    N_("sat"),
-    N_("sun"),
     # repair proposals (backend.models.schedule: RepairCause, RepairStatus)
     N_("urgent"),
     N_("applied"),
     N_("dismissed"),
+    # what a refusal says does not exist (backend.services.common.get_or_404)
+    N_("booking"),
+    N_("resource"),
+    N_("platform"),
+    N_("organization"),
+    N_("user"),
+    N_("alarm"),
+    # the optimizer's answer (scheduler.solve: the solver's status)
+    N_("optimal"),
+    N_("feasible"),
+    N_("infeasible"),
+    N_("unknown"),
 ]
+
+#: Codes from data that read differently in English: the page shows the words (in Chinese, their
+#: translation); every other code is its own English word.
+SHOWN = {
+    # booking statuses and the actions of its history
+    "checked_in": N_("in use"),
+    "no_show": N_("no-show"),
+    "key-project": N_("put on the green channel"),
+    "ordinary": N_("taken off the green channel"),
+    # roles
+    "admin": N_("administrator"),
+    "operator": N_("platform operator"),
+    "sme": N_("SME"),
+    # kinds of organizations
+    "platform_owner": N_("platform owner"),
+    "research": N_("research institute"),
+    # user classes of fee standards
+    "internal": N_("internal user"),
+    "external_sme": N_("external SME"),
+    "key_project": N_("key project"),
+    # weekdays of the opening-hours editor (backend.domain.opening_hours.WEEKDAYS)
+    "mon": N_("Monday"),
+    "tue": N_("Tuesday"),
+    "wed": N_("Wednesday"),
+    "thu": N_("Thursday"),
+    "fri": N_("Friday"),
+    "sat": N_("Saturday"),
+    "sun": N_("Sunday"),
+    # the optimizer's answer
+    "model_invalid": N_("the model is invalid"),
+}
+
+
+def shown(word: str) -> str:
+    """Text in the reader's language; a code from data as the word for it (`SHOWN`). The pages' `_`."""
+    return gettext(SHOWN.get(word, word))
+
 
 REFUSALS = [
     N_("is in the past"),
@@ -97,6 +125,77 @@ REFUSALS = [
     N_("use at least {count} characters"),
     N_("must differ from the current password"),
     N_("too easy to guess (a common password or your e-mail's name)"),
+    # whose it is (backend.domain.access) and what does not exist (backend.services.common)
+    N_("this booking belongs to another organization"),
+    N_("this belongs to another organization"),
+    N_("this belongs to another platform"),
+    N_("only an administrator may do this"),
+    N_("operators book only on their own platform"),
+    N_("the operator's console is for platform operators and administrators"),
+    N_("there is no platform yet"),
+    N_("{thing} {ident} does not exist"),
+    # the admin forms (backend.services.accounts.users, catalog.platforms, domain.credit_code)
+    N_("an organization with code {code} exists already"),
+    N_("a platform with code {code} exists already"),
+    N_("a user with e-mail {email} exists already"),
+    N_("a unified social credit code has 18 characters, this one has {count}"),
+    N_("character(s) {chars} cannot appear in a unified social credit code"),
+    N_("check digit is {got} but should be {expected}"),
+    N_("{code} is registered to another organization"),
+    N_("an SME user belongs to one SME organization"),
+    N_("an operator belongs to one platform"),
+    N_("only operators are attached to a platform"),
+    N_("{code} is not an SME organization"),
+    N_("at least one active administrator must remain; appoint another first"),
+    N_("organization still has users; deactivate or move them first"),
+    N_("platform still has resources; retire or delete them first"),
+    N_("unknown IANA time zone {zone} (e.g. Asia/Shanghai)"),
+    N_("value is not a valid email address: {why}"),
+    N_("String should match pattern {pattern}"),
+    N_("String should have at least {count} characters"),
+    N_("String should have at most {count} characters"),
+    # why a repair moves a booking or leaves it to a person (scheduler.repair, scheduling.repairs)
+    N_("{resource} is out of service ({cause}) from {start} to {end}"),
+    N_("{resource} is out of service from {start} to {end}"),
+    N_(
+        "the run on {resource} was interrupted by the fault at {start}; the request must be rebooked by a person"  # noqa: E501
+    ),
+    N_("its slot on {resource} went to urgent request {request}"),
+    N_("its slot on {resource} went to {request}, which had to move"),
+    N_("keeps order and gap limits with step {step} of the same request, which moved"),
+    N_("no longer fits anywhere after the event; see unplaced"),
+    N_("moved to reduce lateness"),
+    N_("the urgent request, placed"),
+    N_("it fits nowhere else within the horizon"),
+    N_("its resource is not in service; cancel it or rebook it with the SME"),
+    N_("it is {status}; it cannot be moved"),
+    N_("it starts within its resource's minimum notice; cancel it or rebook it with the SME"),
+    # why the optimizer left a request out (scheduler.explain, scheduler.solve)
+    N_(
+        "its window from {start} to {end} is shorter than its {minutes} min of work; move the release or "
+        "deadline, or extend the horizon"
+    ),
+    N_(
+        "a slot is free from {start} on {resource}, but the optimizer stopped at its time limit before "
+        "placing it; run it again with a longer time limit"
+    ),
+    N_(
+        "no candidate resource ({names}) is free for {needs} between {window}; the earliest feasible start "
+        "is {start} on {resource}"
+    ),
+    N_(
+        "no candidate resource ({names}) is free for {needs} between {window}, nor later up to the horizon "
+        "end ({end}); no opening hours are known after it"
+    ),
+    N_("the problem has no feasible plan as a whole"),
+    N_("not placed"),
+    # invoice lines as issued (backend.services.money.invoices; the longer one first)
+    N_(
+        "booking {booking}, {resource} {start}–{end}, {user_class} (no rate card published for this class: "
+        "not charged)"
+    ),
+    N_("booking {booking}, {resource} {start}–{end}, {user_class}"),
+    N_("late cancellation of booking {booking}, {resource} {start}"),
     N_("must be after start"),
     N_("a fixed slot needs both start and end"),
     N_("describe the hazard (substances, quantities, precautions)"),
@@ -118,10 +217,22 @@ def _patterns() -> list[tuple[re.Pattern[str], str]]:
     return out
 
 
+_ISO_TIME = re.compile(r"\d{4}-(\d\d-\d\d)T(\d\d:\d\d):\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)?")
+
+
+def _figure(value: str) -> str:
+    """A value inside a known message: a code or word (`external_sme`, `booking`) in the reader's
+    language, a contract timestamp as month-day and clock (in the zone it was written in), anything
+    else (names, numbers) as it is."""
+    if re.fullmatch(r"[a-z][a-z_]*", value):
+        return shown(value)
+    return _ISO_TIME.sub(lambda m: f"{m.group(1)} {m.group(2)}", value)
+
+
 def translate(message: str) -> str:
     """`message` in the reader's language when it is one of the known refusals, else as it is."""
     for pattern, template in _patterns():
         match = pattern.match(message)
         if match:
-            return gettext(template).format(**match.groupdict())
-    return gettext(message)
+            return gettext(template).format(**{k: _figure(v) for k, v in match.groupdict().items()})
+    return shown(message)

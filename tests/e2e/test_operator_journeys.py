@@ -121,6 +121,10 @@ def test_operator_reviews_the_optimizers_plan_and_confirms_it(visit: Visit, stac
     visit.page.click("[data-testid=run-optimizer]")
     placed = visit.page.locator(f"[data-testid=placed] tr[data-booking='{flexible['id']}']")
     expect(placed).to_contain_text("HPLC-1")
+    solver = ("最优解", "可行解（未证明最优）") if lang == "zh" else ("optimal", "feasible")
+    expect(visit.page.locator("[data-testid=solver-status]")).to_have_text(
+        re.compile("^(" + "|".join(solver) + ")$")
+    )
     gantt = visit.page.locator("#gantt")
     expect(gantt).to_have_attribute("data-ready", re.compile(r"^[1-9][0-9]*$"))  # bars drawn
     fits_the_tablet(visit, "the plan")

@@ -90,6 +90,7 @@ def utilization(
                 "resource_id": r.id,
                 "resource": r.code,
                 "name": r.name,
+                "name_en": r.name_en,
                 "kind": str(r.kind),
                 "status": str(r.status),
                 "periods": [_cell(c, zone) for c in cells(cuts, opened, booked[r.id], used[r.id], as_of)],
