@@ -92,6 +92,8 @@ def create_resource(session: Session, who: Principal | None, data: ResourceCreat
     _set_attributes(session, resource, data.attributes)
     _set_members(session, resource, data.members)
     session.flush()
+    if who is not None and InterlockPolicy.from_attributes(data.attributes).enabled:
+        commands.lock_outside_bookings(session, resource, who.user_id)
     return resource
 
 

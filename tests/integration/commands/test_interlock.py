@@ -17,9 +17,16 @@ from backend.domain.access import Principal, Role
 from backend.migrations import upgrade
 from backend.models.booking import Booking
 from backend.models.command import DeviceCommand
-from backend.models.resource import Resource, ResourceAttribute, ResourceMember
+from backend.models.resource import (
+    Resource,
+    ResourceAttribute,
+    ResourceCreate,
+    ResourceMember,
+    ResourceUpdate,
+)
 from backend.models.user import User
 from backend.services.bookings import interlock, lifecycle
+from backend.services.catalog.resources import create_resource, update_resource
 from backend.services.demo.seed import seed_demo
 from backend.settings import Settings
 
@@ -166,3 +173,23 @@ def test_a_no_show_locks_what_its_start_unlocked(world: World) -> None:
             ("unlock", at_start, started.id),
             ("lock", at_start, started.id),
         ]
+
+
+def test_a_resource_made_or_changed_to_be_interlocked_is_locked_at_once(world: World) -> None:
+    w = world
+    admin = Principal(1, Role.admin)
+    with unit_of_work(w.engine) as session:
+        body = {"platform_id": w.ids["platform"], "kind": "instrument", "name": "interlocked"}
+        made = create_resource(
+            session,
+            admin,
+            ResourceCreate(code=f"IL-{uuid.uuid4().hex[:8]}", attributes={"interlock": True}, **body),
+        )
+        plain = create_resource(session, admin, ResourceCreate(code=f"IL-{uuid.uuid4().hex[:8]}", **body))
+        assert made.id is not None and plain.id is not None
+        assert _commands(session, made.id, plain.id) == [("lock", made.id, None)]
+        update_resource(session, admin, plain.id, ResourceUpdate(attributes={"interlock": True}))
+        update_resource(
+            session, admin, plain.id, ResourceUpdate(attributes={"interlock": True, "volume_l": 5})
+        )
+        assert _commands(session, plain.id) == [("lock", plain.id, None)]  # once: when it was turned on
