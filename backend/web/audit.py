@@ -28,35 +28,14 @@ from backend.services.compliance import reports
 from backend.services.compliance.exports import to_csv
 from backend.settings import Settings
 from backend.web.common import form_errors, need_login, render
+from backend.web.words import AUDIT_ACTIONS
 
 router = APIRouter(include_in_schema=False)
 
 DEFAULT_ZONE = "Asia/Shanghai"
 EVENTS_PER_PAGE = 50
 #: The actions the log records (docs/audit.md), offered in the filter.
-ACTIONS = [
-    "booking.request",
-    "booking.approve",
-    "booking.reject",
-    "booking.cancel",
-    "booking.check-in",
-    "booking.check-out",
-    "booking.no-show",
-    "booking.schedule",
-    "booking.key-project",
-    "booking.ordinary",
-    "rate.create",
-    "rate.update",
-    "rate.delete",
-    "qualification.grant",
-    "qualification.update",
-    "qualification.revoke",
-    "schedule.run",
-    "usage.close",
-    "voucher.grant",
-    "invoice.issue",
-    "invoice.paid",
-]
+ACTIONS = list(AUDIT_ACTIONS)  # the action filter's choices
 
 Text = Annotated[str, Query(max_length=100)]
 

@@ -21,7 +21,7 @@ from backend.http.errors import named_error
 from backend.http.sessions import CSRF_FIELD, csrf_ok, csrf_token, remember_csrf
 from backend.i18n import LANGUAGE_COOKIE, N_, choose_language, current_language, gettext, language, ngettext
 from backend.templating import make_environment
-from backend.web.words import shown, translate
+from backend.web.words import audit_action, shown, translate
 
 #: Pages load scripts, styles and data from PilotShare alone (no CDN; platforms run on closed networks).
 PAGE_POLICY = (
@@ -35,7 +35,7 @@ def templates() -> Jinja2Blocks:
     """The one environment, whose `_` shows a code from data as its word (`words.shown`)."""
     env = make_environment()
     env.install_gettext_callables(shown, ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.globals["translate"] = translate
+    env.globals.update(translate=translate, audit_action=audit_action)
     return Jinja2Blocks(env=env)
 
 

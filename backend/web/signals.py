@@ -80,4 +80,6 @@ def catalog() -> dict[str, object]:
             "acknowledged": pgettext("alarm", "acknowledged"),
             "cleared": pgettext("alarm", "cleared"),
         },
+        "t_rule": gettext("threshold rule"),  # an alarm of `source` rule (ingest's alarm rules)
+        "t_booking": gettext("during booking"),
     }

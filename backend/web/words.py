@@ -94,6 +94,52 @@ SHOWN = {
 }
 
 
+#: The audit chain's actions (`backend.services.audit.append` callers) as an auditor reads them; the
+#: log shows the code beside them, as evidence and to filter by.
+AUDIT_ACTIONS = {
+    "booking.request": N_("booking requested"),
+    "booking.approve": N_("booking approved"),
+    "booking.reject": N_("booking rejected"),
+    "booking.cancel": N_("booking cancelled"),
+    "booking.check-in": N_("booking checked in"),
+    "booking.check-out": N_("booking checked out"),
+    "booking.no-show": N_("booking marked as a no-show"),
+    "booking.schedule": N_("booking scheduled"),
+    "booking.move": N_("booking moved"),
+    "booking.key-project": N_("booking put on the green channel"),
+    "booking.ordinary": N_("booking taken off the green channel"),
+    "rate.create": N_("fee standard added"),
+    "rate.update": N_("fee standard changed"),
+    "rate.delete": N_("fee standard removed"),
+    "qualification.grant": N_("qualification granted"),
+    "qualification.update": N_("qualification changed"),
+    "qualification.revoke": N_("qualification revoked"),
+    "schedule.run": N_("optimizer run"),
+    "schedule.confirm": N_("optimizer's plan confirmed"),
+    "schedule.repair.propose": N_("repair proposed"),
+    "schedule.repair.apply": N_("repair applied"),
+    "schedule.repair.dismiss": N_("repair set aside"),
+    "usage.close": N_("usage session counted"),
+    "voucher.grant": N_("innovation voucher granted"),
+    "invoice.issue": N_("invoice issued"),
+    "invoice.paid": N_("invoice paid"),
+    "alarm.raise": N_("alarm raised"),
+    "alarm.ack": N_("alarm acknowledged"),
+    "alarm.clear": N_("alarm cleared"),
+    "command.created": N_("command to an instrument created"),
+    "command.sent": N_("command sent"),
+    "command.applied": N_("command applied"),
+    "command.refused": N_("command refused by the instrument"),
+    "command.expired": N_("command expired"),
+    "user.password_changed": N_("password changed"),
+}
+
+
+def audit_action(code: str) -> str:
+    """An audit action in the reader's words (its code when it is not one of `AUDIT_ACTIONS`)."""
+    return gettext(AUDIT_ACTIONS[code]) if code in AUDIT_ACTIONS else code
+
+
 def shown(word: str) -> str:
     """Text in the reader's language; a code from data as the word for it (`SHOWN`). The pages' `_`."""
     return gettext(SHOWN.get(word, word))

@@ -155,6 +155,9 @@ def test_verify_the_audit_chain_and_filter_events(visit: Visit, stack: Stack, la
     visit.page.wait_for_url(re.compile(r".*action=booking\.approve"))
     rows = visit.page.locator("[data-testid=events] tr[data-seq]")
     expect(rows.first).to_contain_text("booking.approve")
+    expect(rows.first).to_contain_text(
+        "预约已批准" if lang == "zh" else "booking approved"
+    )  # in words, code beside
     no_sideways_scroll(visit.page, f"the audit log ({lang})")
     visit.shot(f"auditor-log-{lang}")
     assert visit.foreign_requests() == []

@@ -132,6 +132,10 @@ function alarmItem(a, withCode) {
     el("span", { class: "small muted" }, ` · ${text("tRaised")} ${clockOf(a.ts)} (${lasted(a.ts)})`), " ",
     el("span", { class: `status alarm-${a.state}`, "data-testid": "alarm-state" }, catalog().alarm_states[a.state] || a.state),
   );
+  if (a.source === "rule") item.append(" ", el("span", { class: "tag" }, catalog().t_rule));
+  if (a.booking_id) {
+    item.append(" ", el("a", { href: `/bookings/${a.booking_id}`, class: "small" }, `${catalog().t_booking} #${a.booking_id}`));
+  }
   if (mayAcknowledge(a)) {
     item.append(" ", el("button", { type: "button", class: "ack", "data-ack": a.id }, text("tAck")));
   }

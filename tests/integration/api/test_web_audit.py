@@ -209,7 +209,7 @@ def test_audit_log_verifies_on_demand_and_filters(api: Api, measured: dict[str, 
     action = every[0]["action"]
     events = client.get("/audit/log", params={"action": action}, headers={"HX-Request": "true"})
     assert events.status_code == 200 and "<html" not in events.text
-    actions = re.findall(r'<td class="small">([a-z_]+\.[a-z-]+)</td>', events.text)
+    actions = re.findall(r'<code class="muted">([a-z_]+\.[a-z_.-]+)</code>', events.text)  # beside its words
     assert actions and set(actions) == {action}
     bad = client.get("/audit/log", params={"from": "2026-02-01", "to": "2026-01-01"})
     assert bad.status_code == 422 and 'data-field="to"' in bad.text
