@@ -241,7 +241,11 @@ def expire_overdue(session: Session, now: datetime) -> list[str]:
         .with_for_update(of=DeviceCommand)
     ).all()
     for command, resource in rows:
-        reason = "not acknowledged before its deadline" if command.attempts else "never sent: device offline"
+        reason = (
+            "not acknowledged before its deadline"
+            if command.attempts
+            else "never sent before its deadline: the device was offline (or the broker away)"
+        )
         _settle(session, command, resource, CommandState.expired, reason, now)
     return [command.id for command, _ in rows]
 
