@@ -19,11 +19,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 #: reasons, as stored and shown in the report and /metrics
 REFUSED_FUTURE = "future"
 QUARANTINED_SETTLED = "settled"
+
+
+class QuarantineDecision(StrEnum):
+    """What a reviewer decides on a quarantined message. Neither changes a settled month's figures.
+
+    - ``release``: genuine data that came late; its samples go into the telemetry store, so the run data
+      of the booking it belongs to is complete;
+    - ``discard``: not to be used (a forgery, a misconfigured agent); the samples stay as evidence.
+    """
+
+    release = "release"
+    discard = "discard"
+
 
 Point = tuple[int, dict[str, Any]]  # (epoch ns, fields) of one sample
 Period = tuple[int, int]  # [start, end) in epoch ns

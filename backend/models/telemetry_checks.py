@@ -15,9 +15,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic import Field as PydanticField
 from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from backend.domain.telemetry_checks import QuarantineDecision
 from backend.models.types import UTCDateTime, utcnow
 
 
@@ -50,7 +53,35 @@ class QuarantinedTelemetry(SQLModel, table=True):
     last_at: datetime = Field(sa_type=UTCDateTime)
     samples: list[Any] = Field(default_factory=list, sa_type=JSON)  # [[epoch ns, {field: value}], ...]
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    reviewed_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    decision: str | None = Field(default=None, max_length=16)  # QuarantineDecision
+    review_note: str | None = Field(default=None, max_length=2000)
+
+
+class QuarantinedPublic(BaseModel):
+    """One quarantined message: whose samples, when they were stamped, why they were held back."""
+
+    id: int
+    platform_id: int
+    resource_id: int
+    resource: str
+    agent: str
+    reason: str
+    first_at: datetime
+    last_at: datetime
+    samples: int
+    fields: list[str]
+    received_at: datetime
+    reviewed_at: datetime | None
+    reviewed_by_id: int | None
+    decision: QuarantineDecision | None
+    review_note: str | None
+
+
+class QuarantineReview(BaseModel):
+    decision: QuarantineDecision
+    note: str | None = PydanticField(default=None, max_length=2000)
 
 
 class TelemetrySequence(SQLModel, table=True):

@@ -29,6 +29,7 @@ import pytest
 from sqlmodel import Session
 
 from backend.models.booking import Booking
+from backend.models.telemetry_checks import QuarantinedTelemetry
 from backend.models.twin import Alarm
 from backend.models.usage import UsageSession
 from tests.integration.api.conftest import Api, unique
@@ -139,6 +140,24 @@ class World:
             session.commit()
             return int(alarm.id or 0)
 
+    def quarantined(self, owner: str) -> int:
+        """A message ingest quarantined (no API makes one): samples inside an invoiced month."""
+        engine = self.api.client.app.state.engine  # type: ignore[attr-defined]
+        at = datetime.now(UTC) - timedelta(days=40, minutes=next(self.slots))
+        with Session(engine) as session:
+            row = QuarantinedTelemetry(
+                resource_id=self.ids["resource"][owner],
+                platform_id=self.platform(owner),
+                agent="matrix-agent",
+                reason="settled",
+                first_at=at,
+                last_at=at,
+                samples=[[int(at.timestamp()) * 10**9, {"state": "running"}]],
+            )
+            session.add(row)
+            session.commit()
+            return int(row.id or 0)
+
     def repair(self, owner: str) -> int:
         start, end = self.slot()
         body = {"cause": "fault", "resource_id": self.ids["resource"][owner], "start": start, "end": end}
@@ -186,6 +205,7 @@ def world(api: Api) -> World:
     w.ids["webhook"] = {owner: w.webhook(owner) for owner in OWNERS}
     w.ids["alarm_rule"] = {owner: w.alarm_rule(owner) for owner in OWNERS}
     w.ids["repair"] = {owner: w.repair(owner) for owner in OWNERS}
+    w.ids["quarantined"] = {owner: w.quarantined(owner) for owner in OWNERS}
     for owner in OWNERS:
         quota = {"organization_id": w.ids["org"][owner], "hours_per_month": 100}
         api.admin("PUT", f"{V1}/platforms/{w.platform(owner)}/quotas", quota)
@@ -541,6 +561,10 @@ OPS: dict[tuple[str, str], Op] = {
     ("GET", "/alarms"): Op(_query(limit=500), lists="alarm"),
     ("POST", "/alarms/{alarm_id}/ack"): Op(_path(alarm_id="alarm"), fresh="alarm"),
     ("POST", "/alarms/{alarm_id}/clear"): Op(_path(alarm_id="alarm"), fresh="alarm"),
+    ("GET", "/quarantine"): Op(_query(limit=500), lists="quarantined"),
+    ("POST", "/quarantine/{quarantined_id}/review"): Op(
+        _with(_path(quarantined_id="quarantined"), json={"decision": "discard"}), fresh="quarantined"
+    ),
     ("GET", "/platforms/{platform_id}/alarm-rules"): Op(_path(platform_id="platform"), lists="alarm_rule"),
     ("POST", "/platforms/{platform_id}/alarm-rules"): Op(
         _with(
