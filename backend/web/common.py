@@ -58,6 +58,7 @@ def navigation(who: Principal | None) -> list[NavItem]:
         items += [
             NavItem("/operator/resources", N_("Resources")),
             NavItem("/operator/utilization", N_("Utilization")),
+            NavItem("/operator/quarantine", N_("Data review")),
         ]
     if who.role is Role.auditor:
         items += [NavItem("/me/bookings", N_("Bookings")), NavItem("/live", N_("Live"))]
@@ -67,6 +68,8 @@ def navigation(who: Principal | None) -> list[NavItem]:
             NavItem("/audit/reconciliation", N_("Reconciliation")),
             NavItem("/audit/log", N_("Audit log")),
         ]
+    if who.role is Role.auditor:
+        items.append(NavItem("/operator/quarantine", N_("Data review")))
     if who.role is Role.admin:
         items.append(NavItem("/admin", N_("Administration")))
     items.append(NavItem("/account", N_("My account")))

@@ -132,6 +132,8 @@ AUDIT_ACTIONS = {
     "command.refused": N_("command refused by the instrument"),
     "command.expired": N_("command expired"),
     "user.password_changed": N_("password changed"),
+    "telemetry.quarantine_release": N_("quarantined telemetry released into the run data"),
+    "telemetry.quarantine_discard": N_("quarantined telemetry discarded"),
 }
 
 

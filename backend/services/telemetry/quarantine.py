@@ -17,7 +17,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from backend.adapters.influx import InfluxClient, InfluxError, telemetry_lines
-from backend.domain.access import Principal, ensure_manages_platform, ensure_not_sme
+from backend.domain.access import Principal, ensure_manages_platform, ensure_not_sme, ensure_reads_platform
 from backend.domain.errors import Conflict, Unavailable
 from backend.domain.telemetry_checks import QuarantineDecision
 from backend.models.platform import Platform
@@ -55,6 +55,15 @@ def list_quarantined(
         .limit(limit)
     ).all()
     return [_public(row, code) for row, code in rows], int(count)
+
+
+def get_quarantined(session: Session, who: Principal, quarantined_id: int) -> QuarantinedPublic:
+    """One quarantined message, for whoever may list it."""
+    ensure_not_sme(who, "quarantined telemetry")
+    row = get_or_404(session, QuarantinedTelemetry, quarantined_id, "quarantined message")
+    ensure_reads_platform(who, row.platform_id)
+    resource = get_or_404(session, Resource, row.resource_id, "resource")
+    return _public(row, resource.code)
 
 
 def review(
