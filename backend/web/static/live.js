@@ -183,6 +183,12 @@ function render(entry) {
     const list = Object.entries(delta).map(([k, v]) => `${k} → ${shown(v)}${units[k] ? " " + units[k] : ""}`).join(", ");
     card.append(el("p", { class: "delta", "data-testid": "pending" }, `${text("tPending")}: ${list}`));
   }
+  const commands = recentCommands(twin.commands || []);
+  if (commands.length) {
+    const list = el("ul", { class: "card-commands small", "data-testid": "card-commands" });
+    commands.forEach((c) => list.append(commandItem(c)));
+    card.append(list);
+  }
   if (open.length) {
     const list = el("ul", { class: "card-alarms", "data-testid": "card-alarms" });
     open.slice(0, 4).forEach((a) => list.append(alarmItem(a, false)));
@@ -190,6 +196,26 @@ function render(entry) {
   }
   card.append(el("p", { class: "ts", "data-ts": twin.updated_at || "" }, ago(twin.updated_at)));
   return card;
+}
+
+// Commands to the instrument worth a glance: those still on their way, and what was decided lately.
+const COMMAND_RECENT_MS = 15 * 60 * 1000;
+
+function recentCommands(commands) {
+  const now = Date.now();
+  return commands
+    .filter((c) => c.state === "pending" || c.state === "sent" || now - Date.parse(c.acked_at || c.created_at) < COMMAND_RECENT_MS)
+    .slice(0, 3);
+}
+
+function commandItem(c) {
+  const what = c.action === "setpoint"
+    ? Object.entries(c.args || {}).map(([k, v]) => `${k} → ${shown(v)}`).join(", ")
+    : text(c.action === "lock" ? "tCmdLock" : "tCmdUnlock");
+  const state = text("tCmd" + c.state.charAt(0).toUpperCase() + c.state.slice(1)) || c.state;
+  const tries = c.state === "sent" && c.attempts > 1 ? ` (${c.attempts}×)` : "";
+  const why = c.error && (c.state === "refused" || c.state === "expired") ? `: ${c.error}` : "";
+  return el("li", { "data-state": c.state, "data-testid": "command" }, `${what} · `, el("span", { class: `cmd cmd-${c.state}` }, state + tries), why);
 }
 
 function visible(entry) {
