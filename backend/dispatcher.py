@@ -17,14 +17,15 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from backend.adapters.mqtt import Broker, prepare
 from backend.db import unit_of_work, writer
 from backend.logs import get_logger
 from backend.models.types import utcnow
@@ -54,6 +55,7 @@ class Dispatcher:
         engine: Engine,
         *,
         login: tuple[str, str] | None = None,
+        ca_file: Path | None = None,
         client_id: str = "pilotshare-commands",
         retry_seconds: float = 10.0,
         poll_seconds: float = 0.5,
@@ -66,8 +68,8 @@ class Dispatcher:
         self.poll_seconds = poll_seconds
         self.sweep_seconds = sweep_seconds
         self.stats = DispatchStats()
-        url = urlparse(mqtt_url)
-        self.broker = f"{url.hostname or '127.0.0.1'}:{url.port or 1883}"  # for logs: never the password
+        self.broker = Broker.of(mqtt_url)
+        self.ca_file = ca_file
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -83,7 +85,7 @@ class Dispatcher:
         if reason.is_failure:
             log.error("commands.connect_refused", reason=str(reason))
             return
-        log.info("commands.connected", broker=self.broker)
+        log.info("commands.connected", broker=str(self.broker))
         self._connected.set()
 
     def _on_disconnect(self, _client: mqtt.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
@@ -94,14 +96,8 @@ class Dispatcher:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        url = urlparse(self.mqtt_url)
-        if self.login is not None:
-            self.client.username_pw_set(*self.login)
-        elif url.username:
-            self.client.username_pw_set(unquote(url.username), unquote(url.password or ""))
-        if url.scheme in ("mqtts", "ssl"):
-            self.client.tls_set()
-        self.client.connect_async(url.hostname or "127.0.0.1", url.port or 1883, keepalive=30)
+        prepare(self.client, self.broker, self.login, self.ca_file)
+        self.client.connect_async(self.broker.host, self.broker.port, keepalive=30)
         self.client.loop_start()
         self._thread = threading.Thread(target=self._run, name="commands", daemon=True)
         self._thread.start()

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
         description="credentials.json of `pilotshare mqtt credentials`: ingest and the backend log in with"
         " their accounts from it, unless mqtt_url carries a user (docs/security.md)",
     )
+    mqtt_ca_file: Path | None = Field(
+        default=None,
+        description="with an mqtts:// mqtt_url: the CA that signed the broker's certificate (a private CA"
+        " such as the demo's, scripts/broker-tls.sh); without it, the system's CAs (docs/security.md)",
+    )
     influx_url: str = "http://127.0.0.1:8086"
     influx_db: str = "pilotshare"
     influx_token: str | None = None

@@ -71,6 +71,7 @@ def ingest(
         group=settings.ingest_group,
         usage_rules=UsageRules(settings.usage_min_seconds),
         login=login,
+        ca_file=settings.mqtt_ca_file,
         max_skew_seconds=settings.ingest_max_clock_skew_seconds,
     )
     stopping = False
@@ -126,6 +127,7 @@ def commands(
         settings.mqtt_url,
         engine,
         login=_broker_login(settings, BACKEND),
+        ca_file=settings.mqtt_ca_file,
         client_id=client_id,
         retry_seconds=settings.commands_retry_seconds,
         poll_seconds=settings.commands_poll_seconds,

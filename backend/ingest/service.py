@@ -31,8 +31,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -42,6 +42,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from backend.adapters.influx import InfluxWriter, telemetry_lines
+from backend.adapters.mqtt import Broker, prepare
 from backend.db import unit_of_work, writer
 from backend.domain.telemetry_checks import REFUSED_FUTURE, Period, in_periods, is_future, sort_samples
 from backend.domain.usage import Observation, UsageRules, is_state
@@ -178,6 +179,7 @@ class Ingest:
         max_queue: int = RECEIVED_MAXIMUM,
         usage_rules: UsageRules | None = None,
         login: tuple[str, str] | None = None,
+        ca_file: Path | None = None,
         max_skew_seconds: float = 300.0,
         settled_refresh_s: float = SETTLED_REFRESH_S,
         rules_refresh_s: float = rule_watch.REFRESH_SECONDS,
@@ -186,8 +188,8 @@ class Ingest:
         self.mqtt_url = mqtt_url
         #: ingest's account (docs/security.md); without it, the user and password in ``mqtt_url``
         self.login = login
-        url = urlparse(mqtt_url)
-        self.broker = f"{url.hostname or '127.0.0.1'}:{url.port or 1883}"  # for logs: never the password
+        self.broker = Broker.of(mqtt_url)
+        self.ca_file = ca_file
         self.engine = engine
         self.influx = influx
         self.batch_messages = batch_messages
@@ -227,7 +229,7 @@ class Ingest:
             return
         client.subscribe([(topic, QOS) for topic in self.topics])
         client.unsubscribe(_UNSHARED)
-        log.info("ingest.connected", broker=self.broker, topics=self.topics)
+        log.info("ingest.connected", broker=str(self.broker), topics=self.topics)
 
     def _on_subscribe(
         self, _client: mqtt.Client, _u: Any, _mid: int, reasons: list[Any], _props: Any
@@ -254,13 +256,7 @@ class Ingest:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        url = urlparse(self.mqtt_url)
-        if self.login is not None:
-            self.client.username_pw_set(*self.login)
-        elif url.username:
-            self.client.username_pw_set(unquote(url.username), unquote(url.password or ""))
-        if url.scheme in ("mqtts", "ssl"):
-            self.client.tls_set()
+        prepare(self.client, self.broker, self.login, self.ca_file)
         self.influx.start()
         if self.fault_repairs is not None:
             self.fault_repairs.start()
@@ -271,8 +267,8 @@ class Ingest:
         properties.SessionExpiryInterval = NEVER_EXPIRES
         properties.ReceiveMaximum = RECEIVE_MAXIMUM
         self.client.connect_async(
-            url.hostname or "127.0.0.1",
-            url.port or 1883,
+            self.broker.host,
+            self.broker.port,
             keepalive=30,
             clean_start=False,
             properties=properties,

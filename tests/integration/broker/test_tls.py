@@ -98,3 +98,37 @@ async def test_an_agent_trusting_the_demo_ca_publishes_over_tls(
             client.loop_stop()
     finally:
         tls_broker.stop()
+
+
+def test_ingest_and_the_command_dispatcher_trust_the_ca_they_are_given(
+    tls_broker: MosquittoBroker, tmp_path: Path
+) -> None:
+    """PILOTSHARE_MQTT_CA_FILE: the backend's own clients reach the demo's TLS listener (connected, and for
+    ingest every subscription granted) with their accounts."""
+    from backend.adapters.influx import InfluxClient, InfluxWriter
+    from backend.db import make_engine
+    from backend.dispatcher import Dispatcher
+    from backend.ingest.service import Ingest
+    from backend.migrations import upgrade
+    from backend.settings import Settings
+
+    url = f"sqlite:///{tmp_path}/ps.db"
+    upgrade(url)
+    engine = make_engine(Settings(database_url=url))
+    ca = tmp_path / "tls" / "ca.crt"
+    broker_url = f"mqtts://localhost:{tls_broker.port}"
+    tls_broker.start()
+    influx = InfluxClient("http://127.0.0.1:9", "unused")
+    ingest = Ingest(broker_url, engine, InfluxWriter(influx), login=tls_broker.login("ingest"), ca_file=ca)
+    dispatcher = Dispatcher(broker_url, engine, login=tls_broker.login("backend"), ca_file=ca)
+    try:
+        ingest.start()
+        dispatcher.start()
+        assert ingest.wait_connected(20), "ingest did not subscribe over TLS"
+        assert dispatcher.wait_connected(20), "the dispatcher did not connect over TLS"
+    finally:
+        ingest.stop()
+        dispatcher.stop()
+        influx.close()
+        engine.dispose()
+        tls_broker.stop()
