@@ -18,6 +18,7 @@ from backend.models.rate import UserClass
 from backend.models.resource import Resource
 from backend.models.types import utcnow
 from backend.services.bookings.journal import record_event
+from backend.services.bookings.presentation import remember_written
 from backend.services.bookings.rules import Requester, check_fixed_slot
 from backend.services.bookings.slots import lock_resources, raise_conflict, save_with_members, slot_conflict
 from backend.services.catalog.qualifications import is_qualified
@@ -67,8 +68,9 @@ def book_fixed(
     resource = get_resource(session, resource_id)
     platform = get_or_404(session, Platform, resource.platform_id, "platform")
     organization_id, user_class, staff = who_books(session, who, platform)
-    check_fixed_slot(session, Requester(who.user_id, organization_id, staff), resource, platform, slot, now)
     members = member_ids(session, resource_id)
+    requester = Requester(who.user_id, organization_id, staff)
+    check_fixed_slot(session, requester, resource, platform, slot, now, members=members)
     lock_resources(session, [resource_id, *members])
     found = slot_conflict(session, [resource_id, *members], slot)
     if found is not None:
@@ -104,6 +106,7 @@ def book_fixed(
             "booked by platform staff" if staff else "approved automatically by the resource's rule"
         )
     save_with_members(session, booking, members, ZoneInfo(platform.timezone))
+    remember_written(session, booking, resource, platform, members)
     record_event(session, booking, "request", None, who.user_id, at=now)
     if approve_now:
         record_event(

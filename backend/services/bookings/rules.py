@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -39,9 +40,18 @@ def slot_rules(resource: Resource) -> SlotRules:
     )
 
 
-def targets_of(session: Session, resource: Resource, platform: Platform, window: Interval) -> list[Target]:
-    """The booked resource, then (for a pilot line) each instrument, with opening hours and maintenance."""
-    resources = [resource] + [get_resource(session, m) for m in member_ids(session, resource.id or 0)]
+def targets_of(
+    session: Session,
+    resource: Resource,
+    platform: Platform,
+    window: Interval,
+    members: Sequence[int] | None = None,
+) -> list[Target]:
+    """The booked resource, then (for a pilot line) each instrument, with opening hours and maintenance.
+    `members`: the line's instruments when the caller has read them already (one query fewer)."""
+    if members is None:
+        members = member_ids(session, resource.id or 0)
+    resources = [resource] + [get_resource(session, m) for m in members]
     out = []
     for target in resources:
         calendar = calendar_of(session, target, window, with_bookings=False, platform=platform)
@@ -65,6 +75,7 @@ def slot_facts(
     slot: Interval,
     now: datetime,
     exclude_booking: int | None = None,
+    members: Sequence[int] | None = None,
 ) -> SlotFacts:
     """Facts about `slot` on `resource`; `exclude_booking` is the booking being judged itself, when it
     is already stored (so its own hours do not count against its quota)."""
@@ -93,7 +104,7 @@ def slot_facts(
         now=now,
         staff=requester.staff,
         rules=slot_rules(resource),
-        targets=targets_of(session, resource, platform, padded),
+        targets=targets_of(session, resource, platform, padded, members),
         qualified=qualified,
         quota=quota,
         zone=zone,
@@ -108,6 +119,9 @@ def check_fixed_slot(
     slot: Interval,
     now: datetime,
     exclude_booking: int | None = None,
+    members: Sequence[int] | None = None,
 ) -> None:
-    """Every rule `slot` must pass except the overlap with other bookings; raises Invalid/AccessDenied."""
-    check_slot(slot, slot_facts(session, requester, resource, platform, slot, now, exclude_booking))
+    """Every rule `slot` must pass except the overlap with other bookings; raises Invalid/AccessDenied.
+    `members`: the pilot line's instruments, when the caller has read them already."""
+    facts = slot_facts(session, requester, resource, platform, slot, now, exclude_booking, members)
+    check_slot(slot, facts)

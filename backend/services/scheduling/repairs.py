@@ -455,11 +455,12 @@ def _place(
 ) -> None:
     zone = ZoneInfo(platform.timezone)
     slot = Interval(datetime.fromisoformat(move["to"]["start"]), datetime.fromisoformat(move["to"]["end"]))
+    members = member_ids(session, resource.id or 0)
     try:
-        check_fixed_slot(session, problems.requester_of(booking), resource, platform, slot, now, booking.id)
+        requester = problems.requester_of(booking)
+        check_fixed_slot(session, requester, resource, platform, slot, now, booking.id, members)
     except (Invalid, AccessDenied) as exc:
         raise Conflict(f"booking {booking.id} cannot move to {resource.code} now: {exc.message}") from None
-    members = member_ids(session, resource.id or 0)
     found = slot_conflict(session, [resource.id or 0, *members], slot)
     if found is not None:
         raise Conflict(f"booking {booking.id}: {found.resource} was booked meanwhile; propose a new repair")

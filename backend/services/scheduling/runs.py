@@ -198,12 +198,14 @@ def _place(
     if booking is None or booking.status != BookingStatus.requested or booking.starts_at is not None:
         return "the request changed while the optimizer ran"
     slot = Interval(datetime.fromisoformat(assignment["start"]), datetime.fromisoformat(assignment["end"]))
+    members = member_ids(session, resource.id or 0)
     try:
         # The same judge as a person's booking; the problem was built to pass it, this keeps it honest.
-        check_fixed_slot(session, problems.requester_of(booking), resource, platform, slot, now)
+        check_fixed_slot(
+            session, problems.requester_of(booking), resource, platform, slot, now, members=members
+        )
     except (Invalid, AccessDenied) as exc:
         return f"{BROKE_A_RULE}: {exc.message}"
-    members = member_ids(session, resource.id or 0)
     lock_resources(session, [resource.id or 0, *members])
     found = slot_conflict(session, [resource.id or 0, *members], slot)
     if found is not None:
