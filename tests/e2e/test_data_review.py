@@ -13,6 +13,8 @@ from playwright.sync_api import expect
 from tests.e2e.conftest import Stack, Visit
 from tests.e2e.test_operator_journeys import LANGUAGES, TABLET, fits_the_tablet
 
+pytestmark = pytest.mark.e2e
+
 PHONE = {"width": 390, "height": 844}
 
 

@@ -11,6 +11,8 @@ from playwright.sync_api import expect
 from tests.e2e.conftest import Stack, Visit
 from tests.e2e.test_operator_journeys import LANGUAGES, TABLET, report
 
+pytestmark = pytest.mark.e2e
+
 
 def issue_commands(stack: Stack, code: str) -> tuple[str, str]:
     """A setpoint and a lock for `code`, as `pilotshare commands` finds them queued; their ids."""

@@ -248,7 +248,8 @@ def test_every_number_a_caller_sends_has_bounds_in_the_openapi_document() -> Non
         low = schema.get("minimum", schema.get("exclusiveMinimum"))
         if schema["type"] == "integer" and (high is None or low is None):
             unbounded.append(where)
-        names_a_row = where.endswith(("_id", "offset", "limit", "candidates"))
+        # ids, offsets and page limits are integers; an alarm rule's `limit` is a threshold (a number)
+        names_a_row = schema["type"] == "integer" and where.endswith(("_id", "offset", "limit", "candidates"))
         if names_a_row and (high is None or high > DB_INT_MAX):
             unbounded.append(where)
         if schema["type"] == "number" and high is None and "price" not in where and "annual_cap" not in where:
