@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from backend.adapters.influx import InfluxClient, InfluxError, telemetry_lines
@@ -25,7 +24,7 @@ from backend.models.resource import Resource
 from backend.models.telemetry_checks import QuarantinedPublic, QuarantinedTelemetry
 from backend.models.types import utcnow
 from backend.services import audit
-from backend.services.common import get_or_404, within_scope
+from backend.services.common import get_or_404, page, within_scope
 
 
 def list_quarantined(
@@ -39,22 +38,17 @@ def list_quarantined(
     """Quarantined messages the caller's platform (operators) or every platform (auditors, admins)
     holds, newest first; `reviewed` False for those still waiting for a decision."""
     ensure_not_sme(who, "quarantined telemetry")
-    query = select(QuarantinedTelemetry, Resource.code).join(
-        Resource, col(Resource.id) == QuarantinedTelemetry.resource_id
-    )
-    query = within_scope(query, who, QuarantinedTelemetry.platform_id)
+    query = within_scope(select(QuarantinedTelemetry), who, QuarantinedTelemetry.platform_id)
     if platform_id is not None:
         query = query.where(QuarantinedTelemetry.platform_id == platform_id)
     if reviewed is not None:
         reviewed_at = col(QuarantinedTelemetry.reviewed_at)
         query = query.where(reviewed_at.is_not(None) if reviewed else reviewed_at.is_(None))
-    count = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(
-        query.order_by(col(QuarantinedTelemetry.received_at).desc(), col(QuarantinedTelemetry.id).desc())
-        .offset(offset)
-        .limit(limit)
-    ).all()
-    return [_public(row, code) for row, code in rows], int(count)
+    order = (col(QuarantinedTelemetry.received_at).desc(), col(QuarantinedTelemetry.id).desc())
+    rows, count = page(session, query.order_by(*order), offset, limit)
+    wanted = {row.resource_id for row in rows}
+    codes = dict(session.exec(select(Resource.id, Resource.code).where(col(Resource.id).in_(wanted))).all())
+    return [_public(row, codes[row.resource_id]) for row in rows], count
 
 
 def get_quarantined(session: Session, who: Principal, quarantined_id: int) -> QuarantinedPublic:
