@@ -19,7 +19,8 @@ Phases, each bounded by a request count and --max-seconds:
    clients; latency counts from the scheduled send time, so a server falling behind shows up in it.
 
 Prints ONE JSON object: per phase requests, errors, status counts, requests/s, p50/p90/p99/max latency in
-ms, and the CPU seconds the server used. Loopback only.
+ms, and the CPU seconds the server used (for the wrk phases also per request); the load average before and
+after. Loopback only.
 """
 
 from __future__ import annotations
@@ -374,7 +375,7 @@ end
 
 
 async def wrk_phases(
-    args: argparse.Namespace, url: str, ids: dict[str, int], token: str, monday: datetime
+    args: argparse.Namespace, url: str, pid: int | None, ids: dict[str, int], token: str, monday: datetime
 ) -> dict[str, Any]:
     wrk = ensure_wrk()
     if wrk is None:
@@ -398,9 +399,14 @@ async def wrk_phases(
             booking_script([ids[c] for c in INSTRUMENTS], far + timedelta(hours=8), token),
         ),
     ):
-        phases[name] = await asyncio.to_thread(
+        before = cpu_seconds(pid)
+        phases[name] = result = await asyncio.to_thread(
             run_wrk, wrk, url, path, args.clients, args.wrk_seconds, script
         )
+        if before is not None and result["requests"]:
+            # the server's own CPU per answer: less sensitive to the machine's other load than the rate
+            result["server_cpu_s"] = round((cpu_seconds(pid) or 0) - before, 2)
+            result["server_cpu_ms_per_request"] = round(1000 * result["server_cpu_s"] / result["requests"], 3)
         log(f"wrk {name}: {phases[name]}")
     healthz, availability = phases["healthz"]["requests_per_s"], phases["availability"]["requests_per_s"]
     if healthz and availability:
@@ -496,7 +502,7 @@ async def measure(args: argparse.Namespace, url: str, pid: int | None) -> dict[s
         phases["availability_paced"] = {"offered_per_s": args.paced_rate, **steady.summary({200})}
         log(f"availability_paced: {phases['availability_paced']}")
     if args.wrk_seconds > 0:
-        phases["wrk"] = await wrk_phases(args, url, ids, access_token, monday)
+        phases["wrk"] = await wrk_phases(args, url, pid, ids, access_token, monday)
     return phases
 
 
@@ -546,6 +552,7 @@ def main() -> None:
                 server=f"pilotshare api --workers {args.workers} (uvicorn) on PostgreSQL",
                 phases=asyncio.run(measure(args, url, pid)),
             )
+    result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result))
 
 
