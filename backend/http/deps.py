@@ -40,7 +40,7 @@ def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Sess
         yield session
 
 
-def get_writer(
+async def get_writer(
     engine: Annotated[Engine, Depends(get_engine)],
 ) -> Callable[[], AbstractContextManager[Session]]:
     """Opens a unit of work that checks and then writes (bookings): serialized on SQLite, see `writer`.
@@ -48,6 +48,7 @@ def get_writer(
     The route enters it itself, so the transaction begins and commits on the route's own worker
     thread. Committed later by FastAPI (as `SessionDep` is) a booking would hold SQLite's write lock
     while it waits for a free worker thread, and under load the waiting writers hold them all.
+    No I/O here, so it is async: FastAPI runs it on the event loop, not through the thread pool.
     """
     return lambda: unit_of_work(writer(engine))
 
@@ -109,7 +110,8 @@ def get_current_user(request: Request, engine: EngineDep, settings: SettingsDep,
     return user
 
 
-def get_principal(user: Annotated[User, Depends(get_current_user)]) -> Principal:
+async def get_principal(user: Annotated[User, Depends(get_current_user)]) -> Principal:
+    """Async (no I/O): one thread-pool hop fewer on every authenticated request."""
     return principal_of(user)
 
 
