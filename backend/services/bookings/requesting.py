@@ -22,7 +22,12 @@ from backend.services.bookings.presentation import remember_written
 from backend.services.bookings.rules import Requester, check_fixed_slot
 from backend.services.bookings.slots import lock_resources, raise_conflict, save_with_members, slot_conflict
 from backend.services.catalog.qualifications import is_qualified
-from backend.services.catalog.resources import get_resource, member_ids, search_resources
+from backend.services.catalog.resources import (
+    get_resource,
+    member_ids,
+    resource_and_platform,
+    search_resources,
+)
 from backend.services.common import get_or_404
 from backend.services.money.rates import price_of
 from backend.services.notifications.outbox import notify_booking
@@ -65,8 +70,7 @@ def book_fixed(
     source: str = "api",
     series_id: str | None = None,
 ) -> Booking:
-    resource = get_resource(session, resource_id)
-    platform = get_or_404(session, Platform, resource.platform_id, "platform")
+    resource, platform = resource_and_platform(session, resource_id)
     organization_id, user_class, staff = who_books(session, who, platform)
     members = member_ids(session, resource_id)
     requester = Requester(who.user_id, organization_id, staff)

@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -33,22 +36,12 @@ class SlotConflict:
 
 def slot_conflict(session: Session, resource_ids: Sequence[int], slot: Interval) -> SlotConflict | None:
     """The first slot-holding booking on any of `resource_ids` that overlaps `slot`."""
-    row = session.exec(
-        select(Booking, Resource.code)
-        .join(Resource, col(Resource.id) == Booking.resource_id)
-        .where(
-            col(Booking.resource_id).in_(resource_ids),
-            col(Booking.status).in_([s.value for s in HOLDS_SLOT]),
-            col(Booking.starts_at) < slot.end,
-            col(Booking.ends_at) > slot.start,
-        )
-        .order_by(col(Booking.starts_at))
-    ).first()
+    asked = {"resource_ids": list(resource_ids), "start": slot.start, "end": slot.end}
+    row = session.exec(_conflict_statement(), params=asked).first()
     if row is None:
         return None
-    booking, code = row
-    assert booking.starts_at is not None and booking.ends_at is not None
-    return SlotConflict(code, booking.starts_at, booking.ends_at)
+    start, end, code = row
+    return SlotConflict(code, start, end)
 
 
 def lock_resources(session: Session, resource_ids: Sequence[int]) -> None:
@@ -58,12 +51,36 @@ def lock_resources(session: Session, resource_ids: Sequence[int]) -> None:
     and PostgreSQL breaks the deadlock by failing one of them. SQLite needs nothing here: its booking
     transactions already run one at a time (see `backend.db.writer`).
     """
-    session.exec(
+    session.exec(_lock_statement(), params={"resource_ids": sorted(set(resource_ids))}).all()
+
+
+# Every booking runs these two: built once with parameters, so a booking spends nothing on building them.
+
+
+@cache
+def _conflict_statement() -> Any:
+    return (
+        select(col(Booking.starts_at), col(Booking.ends_at), col(Resource.code))
+        .join(Resource, col(Resource.id) == Booking.resource_id)
+        .where(
+            col(Booking.resource_id).in_(bindparam("resource_ids", expanding=True)),
+            col(Booking.status).in_([s.value for s in HOLDS_SLOT]),
+            col(Booking.starts_at) < bindparam("end"),
+            col(Booking.ends_at) > bindparam("start"),
+        )
+        .order_by(col(Booking.starts_at))
+        .limit(1)
+    )
+
+
+@cache
+def _lock_statement() -> Any:
+    return (
         select(Resource.id)
-        .where(col(Resource.id).in_(sorted(set(resource_ids))))
+        .where(col(Resource.id).in_(bindparam("resource_ids", expanding=True)))
         .order_by(col(Resource.id))
         .with_for_update()
-    ).all()
+    )
 
 
 def raise_conflict(found: SlotConflict, zone: ZoneInfo) -> None:

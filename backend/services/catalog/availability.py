@@ -37,10 +37,21 @@ def _blocked(
     session: Session, resource_id: int, window: Interval, *, maintenance: bool, bookings: bool
 ) -> list[Interval]:
     """Maintenance windows and/or slot-holding bookings overlapping `window`, in one round trip."""
-    statement = _blocked_statement(
-        resource_id, window.start, window.end, maintenance=maintenance, bookings=bookings
+    asked = {"resource_id": resource_id, "start": window.start, "end": window.end}
+    rows = session.exec(_blocked_with_parameters(maintenance, bookings), params=asked).all()
+    return _intervals(rows, session.get_bind().dialect)
+
+
+@cache
+def _blocked_with_parameters(maintenance: bool, bookings: bool) -> Any:
+    """`_blocked_statement` built once per kind, with parameters: every booking asks it."""
+    return _blocked_statement(
+        bindparam("resource_id"),
+        bindparam("start"),
+        bindparam("end"),
+        maintenance=maintenance,
+        bookings=bookings,
     )
-    return _intervals(session.exec(statement).all(), session.get_bind().dialect)
 
 
 def _blocked_statement(resource_id: Any, start: Any, end: Any, *, maintenance: bool, bookings: bool) -> Any:

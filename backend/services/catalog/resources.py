@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import cache
+from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, bindparam, func, or_
 from sqlmodel import Session, col, delete, select
 
 from backend.domain.access import Principal, ensure_manages_platform
 from backend.domain.catalog import AttributeValue, parse_attribute_filter
 from backend.domain.commands import InterlockPolicy
-from backend.domain.errors import Conflict, Invalid
+from backend.domain.errors import Conflict, Invalid, NotFound
 from backend.models.platform import Platform
 from backend.models.resource import (
     MaintenanceWindow,
@@ -36,6 +38,24 @@ NULLABLE = frozenset({"name_en", "description", "device_type", "opening_hours", 
 
 def get_resource(session: Session, resource_id: int) -> Resource:
     return get_or_404(session, Resource, resource_id, "resource")
+
+
+def resource_and_platform(session: Session, resource_id: int) -> tuple[Resource, Platform]:
+    """A resource and its platform in one round trip (a booking needs both)."""
+    row = session.exec(_with_platform(), params={"resource_id": resource_id}).first()
+    if row is None:
+        raise NotFound(f"resource {resource_id} does not exist")
+    resource, platform = row
+    return resource, platform
+
+
+@cache
+def _with_platform() -> Any:
+    return (
+        select(Resource, Platform)
+        .join(Platform, col(Platform.id) == Resource.platform_id)
+        .where(col(Resource.id) == bindparam("resource_id"))
+    )
 
 
 def _id(resource: Resource) -> int:
@@ -259,7 +279,12 @@ def attributes_of(session: Session, resource_id: int) -> dict[str, AttributeValu
 
 
 def member_ids(session: Session, line_id: int) -> list[int]:
-    return list(session.exec(select(ResourceMember.member_id).where(ResourceMember.line_id == line_id)))
+    return list(session.exec(_members(), params={"line_id": line_id}))
+
+
+@cache
+def _members() -> Any:
+    return select(ResourceMember.member_id).where(ResourceMember.line_id == bindparam("line_id"))
 
 
 # --- maintenance windows ---------------------------------------------------------------------

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
+from functools import cache
+from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import bindparam, or_
 from sqlmodel import Session, col, select
 
 from backend.domain.access import Principal, ensure_manages_platform
@@ -114,17 +116,22 @@ def delete_rate(session: Session, who: Principal, resource_id: int, rate_id: int
 
 def price_of(session: Session, resource_id: int, user_class: UserClass, slot: Interval) -> Decimal | None:
     """The hourly fee of `slot` by the rate card valid on its first day; None when none applies."""
-    day = slot.start.date()
-    card = session.exec(
-        select(RateCard).where(
-            RateCard.resource_id == resource_id,
-            RateCard.user_class == user_class,
-            RateCard.unit == RateUnit.hour,
-            col(RateCard.valid_from) <= day,
-            or_(col(RateCard.valid_to).is_(None), col(RateCard.valid_to) >= day),
-        )
-    ).first()
-    return None if card is None else hourly_price(slot, card.price)
+    asked = {"resource_id": resource_id, "user_class": user_class, "day": slot.start.date()}
+    price = session.exec(_hourly_price(), params=asked).first()
+    return None if price is None else hourly_price(slot, price)
+
+
+@cache
+def _hourly_price() -> Any:
+    """Built once with parameters: every booking asks it."""
+    day: Any = bindparam("day")
+    return select(col(RateCard.price)).where(
+        RateCard.resource_id == bindparam("resource_id"),
+        RateCard.user_class == bindparam("user_class"),
+        RateCard.unit == RateUnit.hour,
+        col(RateCard.valid_from) <= day,
+        or_(col(RateCard.valid_to).is_(None), col(RateCard.valid_to) >= day),
+    )
 
 
 def hourly_prices(
