@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from backend.adapters.influx import InfluxClient
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         app.state.engine = make_engine(settings)
         app.state.influx = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_token)
         log.info("api.start", database=settings.database_url.split("@")[-1], demo=settings.demo_mode)
