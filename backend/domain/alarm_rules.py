@@ -10,9 +10,15 @@ is not raised again until the signal has come back inside once.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from backend.domain.telemetry_checks import ns_to_datetime
+
+#: (device time in ns, fields) of one sample; a state event is a sample with only `state`
+Sample = tuple[int, Mapping[str, object]]
 
 
 class Comparison(StrEnum):
@@ -53,6 +59,11 @@ def clear_limit_problem(comparison: Comparison, limit: float, clear_limit: float
 
 def numeric(value: object) -> float | None:
     """The sample's value as a number, or None (booleans, strings, NaN and infinities are not judged)."""
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None  # type: ignore[arg-type,return-value]
+    if kind is int:
+        return float(value)  # type: ignore[arg-type]
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     number = float(value)
@@ -117,3 +128,33 @@ def judge(rule: Rule, standing: Standing, at: datetime, value: float) -> Verdict
         standing.open = Open.alarm
         return Verdict.raise_
     return Verdict.nothing
+
+
+def judge_samples(
+    rule: Rule, standing: Standing, ordered: Iterable[Sample], after_ns: int
+) -> tuple[int, list[tuple[Verdict, datetime, float]]]:
+    """Judge, in order, the samples (device-time order) newer than `after_ns` that carry a number for
+    the rule's signal; returns the newest time judged and what to do, in order (nothing left out).
+
+    Ingest's hot loop: a sample that changes nothing (inside the limit with no breach running, or
+    still beyond the clear limit of an open alarm) costs a comparison, no datetime."""
+    newest = after_ns
+    signal, comparison, limit = rule.signal, rule.comparison, rule.limit
+    verdicts: list[tuple[Verdict, datetime, float]] = []
+    for ts_ns, fields in ordered:
+        if ts_ns <= newest:
+            continue
+        value = numeric(fields.get(signal))
+        if value is None:
+            continue
+        newest = ts_ns
+        if standing.open is Open.none:
+            if standing.breach_since is None and not holds(comparison, value, limit):
+                continue
+        elif not rule.recovered(value):
+            continue
+        at = ns_to_datetime(ts_ns)
+        verdict = judge(rule, standing, at, value)
+        if verdict is not Verdict.nothing:
+            verdicts.append((verdict, at, value))
+    return newest, verdicts

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -41,6 +42,19 @@ class QuarantineDecision(StrEnum):
 
 Point = tuple[int, dict[str, Any]]  # (epoch ns, fields) of one sample
 Period = tuple[int, int]  # [start, end) in epoch ns
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ns_to_datetime(ns: int) -> datetime:
+    """Epoch ns as an aware UTC datetime, exact to the microsecond (integer arithmetic; ingest calls it
+    once per `state` sample)."""
+    return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+def datetime_to_ns(moment: datetime) -> int:
+    """An aware datetime as epoch ns (whole microseconds, as `ns_to_datetime` gives them back)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
 @dataclass

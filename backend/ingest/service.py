@@ -44,7 +44,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from backend.adapters.influx import InfluxWriter, telemetry_lines
 from backend.adapters.mqtt import Broker, prepare
 from backend.db import unit_of_work, writer
-from backend.domain.telemetry_checks import REFUSED_FUTURE, Period, in_periods, is_future, sort_samples
+from backend.domain.telemetry_checks import (
+    REFUSED_FUTURE,
+    Period,
+    in_periods,
+    is_future,
+    ns_to_datetime,
+    sort_samples,
+)
 from backend.domain.usage import Observation, UsageRules, is_state
 from backend.ingest.decode import TelemetryMessage, decode_telemetry, latest_values
 from backend.ingest.faults import FaultRepairs
@@ -403,9 +410,7 @@ class Ingest:
                 for ts_ns, fields in points:
                     state = fields.get("state")
                     if is_state(state):
-                        readings.append(
-                            Observation(twins.ns_to_datetime(ts_ns), str(state), agent=payload.agent)
-                        )
+                        readings.append(Observation(ns_to_datetime(ts_ns), str(state), agent=payload.agent))
                 self.stats.samples += len(points)
             elif isinstance(payload, StatusOnline):
                 since_ns = to_epoch_ns(payload.since)
@@ -413,7 +418,7 @@ class Ingest:
                     held.refuse(resource_id, platform_id, REFUSED_FUTURE, [(since_ns, dict(payload.fields))])
                     self.stats.refused_future += 1
                     continue
-                change.connection = ("online", twins.ns_to_datetime(since_ns), payload.agent)
+                change.connection = ("online", ns_to_datetime(since_ns), payload.agent)
                 if in_periods(since_ns, settled):
                     continue  # online now, but its readings belong to a settled month
                 for name, value in payload.fields.items():
@@ -421,7 +426,7 @@ class Ingest:
                 watched.setdefault(resource_id, []).append((since_ns, payload.fields))
                 if is_state(payload.fields.get("state")):
                     observed = Observation(
-                        twins.ns_to_datetime(since_ns), str(payload.fields["state"]), "status", payload.agent
+                        ns_to_datetime(since_ns), str(payload.fields["state"]), "status", payload.agent
                     )
                     states.setdefault(resource_id, []).append(observed)
             elif isinstance(payload, StatusOffline):
@@ -436,7 +441,7 @@ class Ingest:
                 alarms.append(
                     twins.AlarmRecord(
                         resource_id=resource_id,
-                        ts=twins.ns_to_datetime(to_epoch_ns(payload.ts)),
+                        ts=ns_to_datetime(to_epoch_ns(payload.ts)),
                         kind=payload.kind,
                         code=payload.code,
                         severity=payload.severity,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, tuple_
 from sqlmodel import Session, col, select
 
 from backend.domain.billing import month_bounds
@@ -106,8 +106,11 @@ def store(session: Session, held: HeldBack) -> None:
         row.messages += messages
     for quarantined in held.quarantined:
         session.add(quarantined)
-    for (resource_id, agent), seqs in sorted(held.seqs.items()):
-        seq_row = session.get(TelemetrySequence, (resource_id, agent), with_for_update=True)
+    keys = sorted(held.seqs)
+    known = _sequence_rows(session, keys)
+    for resource_id, agent in keys:
+        seqs = held.seqs[(resource_id, agent)]
+        seq_row = known.get((resource_id, agent))
         if seq_row is None:
             seq_row = TelemetrySequence(resource_id=resource_id, agent=agent)
             session.add(seq_row)
@@ -122,6 +125,19 @@ def store(session: Session, held: HeldBack) -> None:
             session.add(IngestGauge(name=name, value=value))
         else:
             gauge.value, gauge.updated_at = value, utcnow()
+
+
+def _sequence_rows(session: Session, keys: list[tuple[int, str]]) -> dict[tuple[int, str], TelemetrySequence]:
+    """The message-number rows of these (resource, agent) pairs that exist, locked, in one query."""
+    if not keys:
+        return {}
+    rows = session.exec(
+        select(TelemetrySequence)
+        .where(tuple_(col(TelemetrySequence.resource_id), col(TelemetrySequence.agent)).in_(keys))
+        .order_by(col(TelemetrySequence.resource_id), col(TelemetrySequence.agent))
+        .with_for_update()
+    )
+    return {(row.resource_id, row.agent): row for row in rows}
 
 
 def refusals_between(

@@ -23,18 +23,25 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from backend.db import unit_of_work
-from backend.domain.alarm_rules import Comparison, Open, Rule, Severity, Standing, Verdict, judge, numeric
+from backend.domain.alarm_rules import (
+    Comparison,
+    Open,
+    Rule,
+    Sample,
+    Severity,
+    Standing,
+    Verdict,
+    judge_samples,
+)
+from backend.domain.telemetry_checks import ns_to_datetime
 from backend.models.alarm_rule import AlarmRule, AlarmRuleState, ResourceFault
 from backend.models.resource import Resource
 from backend.models.twin import Alarm, Twin
 from backend.models.types import as_utc
 from backend.services.telemetry.alarms import clear_by_system, raise_for_rule
-from backend.services.telemetry.twins import ns_to_datetime
 
 __all__ = ["REFRESH_SECONDS", "Outcome", "Rule", "RuleBook", "Sample", "evaluate"]
 
-#: (device time in ns, fields) of one sample; a state event is a sample with only `state`
-Sample = tuple[int, Mapping[str, object]]
 #: how often ingest reads the rules again: a rule added through the API is evaluated within this
 REFRESH_SECONDS = 10.0
 FAULT = "fault"
@@ -121,17 +128,22 @@ def evaluate(
     session: Session, rules: Mapping[int, list[Rule]], samples: Mapping[int, list[Sample]]
 ) -> Outcome:
     """Judge the batch's samples; call it after `twins.apply_changes` in the batch's transaction.
-    Three queries a batch whatever its size (resources with rules, their rule states, open fault
-    episodes), more only when something is raised, cleared or opened."""
+    Five queries a batch whatever its size (resources with rules, their rule states and the alarms
+    these hold, open fault episodes, the twins' states), more only when something is raised, cleared
+    or opened."""
     outcome = Outcome()
     ids = sorted(samples)
     judged = [rid for rid in ids if rules.get(rid)]
     resources: dict[int, Resource] = {}
     states: dict[tuple[int, int], AlarmRuleState] = {}
+    held: dict[int, Alarm] = {}
     if judged:
         resources = {r.id or 0: r for r in session.exec(select(Resource).where(col(Resource.id).in_(judged)))}
         in_batch = select(AlarmRuleState).where(col(AlarmRuleState.resource_id).in_(judged))
         states = {(s.resource_id, s.rule_id): s for s in session.exec(in_batch)}
+        alarm_ids = [s.alarm_id for s in states.values() if s.alarm_id is not None]
+        if alarm_ids:
+            held = {a.id or 0: a for a in session.exec(select(Alarm).where(col(Alarm.id).in_(alarm_ids)))}
     open_faults = {
         f.resource_id: f
         for f in session.exec(select(ResourceFault).where(col(ResourceFault.open_resource_id).in_(ids)))
@@ -149,7 +161,8 @@ def evaluate(
             for rule in rules[resource_id]:
                 fresh = AlarmRuleState(resource_id=resource_id, rule_id=rule.id)
                 state = states.get((resource_id, rule.id), fresh)
-                _judge_rule(session, resource, rule, state, ordered, outcome)
+                alarm = held.get(state.alarm_id) if state.alarm_id is not None else None
+                _judge_rule(session, resource, rule, state, alarm, ordered, outcome)
         newest = _newest_state(twin_states.get(resource_id), ordered)
         _watch_fault(session, resource_id, open_faults.get(resource_id), newest, ordered, outcome)
     return outcome
@@ -160,19 +173,17 @@ def _judge_rule(
     resource: Resource,
     rule: Rule,
     state: AlarmRuleState,
+    alarm: Alarm | None,
     ordered: Sequence[Sample],
     outcome: Outcome,
 ) -> None:
-    alarm = session.get(Alarm, state.alarm_id) if state.alarm_id is not None else None
     held = Open.none if alarm is None else (Open.alarm if alarm.open_key else Open.latched)
     standing = Standing(state.breach_since, held)
-    for ts_ns, fields in ordered:
-        value = numeric(fields.get(rule.signal))
-        if ts_ns <= state.last_ns or value is None:
-            continue
-        state.last_ns = ts_ns
-        at = ns_to_datetime(ts_ns)
-        verdict = judge(rule, standing, at, value)
+    newest, verdicts = judge_samples(rule, standing, ordered, state.last_ns)
+    if newest == state.last_ns:
+        return  # nothing for this rule in the batch: its row stays as it is
+    state.last_ns = newest
+    for verdict, at, value in verdicts:
         if verdict is Verdict.raise_:
             alarm = raise_for_rule(session, resource, rule, at, value)
             state.alarm_id = alarm.id

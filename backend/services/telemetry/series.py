@@ -18,6 +18,7 @@ from sqlmodel import Session
 from backend.adapters.influx import MEASUREMENT, InfluxClient, InfluxError, quote_identifier, quote_string
 from backend.domain.access import Principal, Role
 from backend.domain.errors import AccessDenied, Invalid, Unavailable
+from backend.domain.telemetry_checks import ns_to_datetime
 from backend.models.booking import Booking
 from backend.models.platform import Platform
 from backend.models.resource import Resource
@@ -109,7 +110,7 @@ def read_series(
             raise Unavailable(f"telemetry store answered: {exc}") from None
         for series in found:
             for ts, value in series.get("values", []):
-                points.append(TelemetryPoint(time=twins.ns_to_datetime(int(ts)), value=value))
+                points.append(TelemetryPoint(time=ns_to_datetime(int(ts)), value=value))
         if len(points) > MAX_POINTS:
             raise Invalid(
                 "every", f"more than {MAX_POINTS} samples in this range; give every (e.g. 1m) to average"
@@ -162,7 +163,7 @@ def booking_run_data(
                 RunData(
                     resource=resource.code,
                     every=every,
-                    times=[twins.ns_to_datetime(int(row[0])) for row in rows],
+                    times=[ns_to_datetime(int(row[0])) for row in rows],
                     signals={name: [row[i + 1] for row in rows] for i, name in enumerate(names)},
                 )
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -39,6 +39,7 @@ from backend.domain.commands import (
 )
 from backend.domain.devices import declared_names
 from backend.domain.errors import AccessDenied, Invalid, NotFound
+from backend.domain.telemetry_checks import ns_to_datetime
 from backend.models.booking import Booking
 from backend.models.command import CommandPublic
 from backend.models.platform import Platform
@@ -55,14 +56,6 @@ MAX_DESIRED_FIELDS = 200
 
 #: Bookings whose run data belongs to the SME that made them.
 RUN_STATUSES = frozenset({BookingStatus.approved, BookingStatus.checked_in, BookingStatus.completed})
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def ns_to_datetime(ns: int) -> datetime:
-    # Integer arithmetic: exact to the microsecond, and ingest calls this once per `state` sample.
-    return _EPOCH + timedelta(microseconds=ns // 1000)
 
 
 def ns_to_text(ns: int) -> str:

@@ -8,7 +8,7 @@ write lock on SQLite), so two writers never interleave on one resource."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from backend.domain import usage as rules
 from backend.domain import usage_figures as figures
 from backend.domain.bookings import BookingStatus
+from backend.domain.telemetry_checks import datetime_to_ns, ns_to_datetime
 from backend.models.booking import Booking
 from backend.models.resource import Resource
 from backend.models.types import utcnow
@@ -32,18 +33,7 @@ MATCHED_STATUSES = frozenset(
 )
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 Item = rules.Observation | None  # None: the agent's Last Will (offline)
-
-
-def _to_ns(moment: datetime) -> int:
-    return (moment - EPOCH) // timedelta(microseconds=1) * 1000
-
-
-def _from_ns(ns: int) -> datetime:
-    return EPOCH + timedelta(microseconds=ns // 1000)
 
 
 class _SqlSpans:
@@ -248,7 +238,7 @@ def record(
             rules.in_device_order(items[resource_id]),
             usage_rules,
             store,
-            _from_ns(cursor.state_ns) if cursor.state_ns else None,
+            ns_to_datetime(cursor.state_ns) if cursor.state_ns else None,
             store.adopt_open(open_row) if open_row is not None else None,
         )
         for span in tracker.touched:
@@ -266,8 +256,8 @@ def record(
             elif span.is_open and row.booking_id is None and _minute(before[2]) != _minute(span.last_seen):
                 to_match.append(row)  # unbooked use may have run into a booking: look again each minute
         changed += len(tracker.removed)
-        if tracker.cursor is not None and tracker.cursor > _from_ns(cursor.state_ns):
-            cursor.state_ns = _to_ns(tracker.cursor)
+        if tracker.cursor is not None and tracker.cursor > ns_to_datetime(cursor.state_ns):
+            cursor.state_ns = datetime_to_ns(tracker.cursor)
             cursor.state = tracker.cursor_state or cursor.state
         open_row = store.write(tracker.open) if tracker.open is not None else None
         if open_row is not None and open_row.id is None:
