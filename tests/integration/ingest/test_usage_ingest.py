@@ -21,6 +21,7 @@ from sqlmodel import col, select
 
 from backend.adapters.influx import InfluxClient, InfluxWriter
 from backend.db import make_engine, unit_of_work
+from backend.domain.telemetry_checks import ns_to_datetime
 from backend.ingest.service import Ingest
 from backend.migrations import upgrade
 from backend.models.booking import Booking
@@ -28,7 +29,7 @@ from backend.models.resource import Resource
 from backend.models.usage import UsageCursor, UsageSession
 from backend.models.user import User
 from backend.services.demo.seed import seed_demo
-from backend.services.telemetry import usage, usage_reading
+from backend.services.telemetry import usage_reading
 from backend.settings import Settings
 from edge_agent.protocol import LAST_WILL, status_topic, telemetry_topic
 from tests.support.influxdb import InfluxServer
@@ -119,7 +120,7 @@ def rows(engine: Engine, rid: int) -> list[tuple[Any, ...]]:
 def cursor_at(engine: Engine, rid: int) -> datetime | None:
     with unit_of_work(engine) as session:
         cursor = session.get(UsageCursor, rid)
-        return None if cursor is None or not cursor.state_ns else usage._from_ns(cursor.state_ns)
+        return None if cursor is None or not cursor.state_ns else ns_to_datetime(cursor.state_ns)
 
 
 @dataclass
