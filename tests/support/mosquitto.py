@@ -35,9 +35,9 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import paho.mqtt.client as mqtt
@@ -49,6 +49,8 @@ from backend.domain import broker
 from edge_agent import protocol
 from tests.support.processes import stop_process
 from tests.support.waiting import eventually as wait_for
+
+T = TypeVar("T")
 
 
 def _binary() -> str | None:
@@ -310,7 +312,8 @@ class BrokerClient:
         self.disconnected = threading.Event()
         self._subacks: dict[int, list[Any]] = {}
         self._pubacks: set[int] = set()
-        self._lock = threading.Lock()
+        # the broker's answers wake the waiting call at once: polling them cost 0.1 s a publish
+        self._answered = threading.Condition()
         self.paho = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id or f"test-{uuid.uuid4().hex[:8]}"
         )
@@ -323,43 +326,53 @@ class BrokerClient:
         self.paho.on_publish = self._on_publish
         self.paho.connect(broker_.host, broker_.port, keepalive=10)
         self.paho.loop_start()
-        wait_for(lambda: self.connected.is_set() or self.refused, 10, f"CONNACK for {who}")
+        self._await(lambda: self.connected.is_set() or self.refused, f"CONNACK for {who}")
+
+    def _await(self, answer: Callable[[], T], what: str, timeout: float = 10) -> T:
+        with self._answered:
+            found = self._answered.wait_for(answer, timeout)
+        assert found, f"timed out waiting for {what}"
+        return found
 
     def _on_connect(self, c: Any, u: Any, f: Any, reason: Any, p: Any) -> None:
-        if reason.is_failure:
-            self.refused = str(reason)
-        else:
-            self.connected.set()
+        with self._answered:
+            if reason.is_failure:
+                self.refused = str(reason)
+            else:
+                self.connected.set()
+            self._answered.notify_all()
 
     def _on_message(self, c: Any, u: Any, msg: mqtt.MQTTMessage) -> None:
-        with self._lock:
+        with self._answered:
             self.messages.append(msg)
 
     def _on_subscribe(self, c: Any, u: Any, mid: int, reasons: list[Any], p: Any) -> None:
-        with self._lock:
+        with self._answered:
             self._subacks[mid] = reasons
+            self._answered.notify_all()
 
     def _on_publish(self, c: Any, u: Any, mid: int, reason: Any, p: Any) -> None:
-        with self._lock:
+        with self._answered:
             self._pubacks.add(mid)
+            self._answered.notify_all()
 
     def subscribe(self, topic: str) -> bool:
         """Subscribe at QoS 1; True when the broker granted it."""
         _, mid = self.paho.subscribe(topic, qos=1)
-        reasons = wait_for(lambda: self._subacks.get(mid), 10, f"SUBACK for {topic}")
+        reasons = self._await(lambda: self._subacks.get(mid), f"SUBACK for {topic}")
         return not reasons[0].is_failure
 
     def publish(self, topic: str, payload: bytes | str, retain: bool = False) -> None:
         """Publish at QoS 1 and wait for the PUBACK (a broker acknowledges denied publishes too)."""
         info = self.paho.publish(topic, payload, qos=1, retain=retain)
-        wait_for(lambda: info.mid in self._pubacks, 10, f"PUBACK for {topic}")
+        self._await(lambda: info.mid in self._pubacks, f"PUBACK for {topic}")
 
     def received(self, topic: str | None = None) -> list[bytes]:
-        with self._lock:
+        with self._answered:
             return [bytes(m.payload) for m in self.messages if topic is None or m.topic == topic]
 
     def topics(self) -> list[str]:
-        with self._lock:
+        with self._answered:
             return [m.topic for m in self.messages]
 
     def close(self) -> None:
