@@ -6,7 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 
+from backend.services.accounts import security
 from tests.support.databases import database
 
 DATABASES = ["sqlite", "postgresql"]
@@ -17,6 +20,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     """An empty database of each supported kind (the test module runs once per kind)."""
     with database(request.param, tmp_path_factory.mktemp("db")) as url:
         yield url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes() -> Iterator[None]:
+    """Argon2id at its lowest cost in the tests' own process. The shipped cost (64 MiB, three passes) is
+    a third of a second a hash on this machine, and seeding, logging in and creating users hash about a
+    thousand times in a run: minutes of CPU that prove nothing about the code. The hashes are still
+    argon2id and carry their parameters, so the API and CLI processes the tests start verify them as
+    they verify their own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            security, "_hasher", PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+        )
+        yield
 
 
 E2E = Path(__file__).resolve().parent / "e2e"
