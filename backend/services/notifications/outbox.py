@@ -6,9 +6,11 @@ retrying with back-off, so a broken mail server never loses or blocks a booking.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from backend.domain.access import Role
@@ -63,8 +65,7 @@ def _queue(session: Session, booking: Booking, event: str) -> None:
         )
         if line
     )
-    user = session.get(User, booking.user_id)
-    emails = [user.email] if user is not None and user.is_active else []
+    emails = _requester_email(session, booking.user_id)
     _send(session, booking.platform_id, event, booking.id, emails, subject, body, payload)
 
 
@@ -91,21 +92,45 @@ def _send(
                 payload=payload,
             )
         )
-    for hook in session.exec(
-        select(Webhook).where(Webhook.platform_id == platform_id, col(Webhook.active).is_(True))
-    ):
-        if hook.events is None or event in hook.events:
+    for hook_id, url, events in session.exec(_active_webhooks(), params={"platform_id": platform_id}):
+        if events is None or event in events:
             session.add(
                 OutboxMessage(
                     event=event,
                     booking_id=booking_id,
                     channel="webhook",
-                    recipient=hook.url,
+                    recipient=url,
                     subject=subject,
                     body="",
-                    payload={**payload, "webhook_id": hook.id},
+                    payload={**payload, "webhook_id": hook_id},
                 )
             )
+
+
+# Every booking's notification reads these two: columns, not objects, with statements built once.
+
+
+def _requester_email(session: Session, user_id: int | None) -> list[str]:
+    """The requester's address while the account is active (as this unit of work sees the user)."""
+    if user_id is None:
+        return []
+    user = session.identity_map.get(Session.identity_key(User, user_id))
+    if user is not None:
+        return [user.email] if user.is_active else []
+    row = session.exec(_user_email(), params={"user_id": user_id}).first()
+    return [row.email] if row is not None and row.is_active else []
+
+
+@cache
+def _user_email() -> Any:
+    return select(col(User.email), col(User.is_active)).where(col(User.id) == bindparam("user_id"))
+
+
+@cache
+def _active_webhooks() -> Any:
+    return select(col(Webhook.id), col(Webhook.url), col(Webhook.events)).where(
+        col(Webhook.platform_id) == bindparam("platform_id"), col(Webhook.active).is_(True)
+    )
 
 
 def notify_alarm(session: Session, alarm: Alarm, event: str) -> None:
