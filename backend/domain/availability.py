@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from backend.domain.intervals import Interval, intersect, subtract
-from backend.domain.opening_hours import open_intervals, parse_weekly_hours
+from backend.domain.opening_hours import WeeklyHours, open_intervals, parse_weekly_hours
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,22 @@ def opening_periods(calendar: Calendar, window: Interval) -> list[Interval]:
     """When the resource is open inside `window`, before anything is blocked."""
     if calendar.hours is None:
         return [window]
-    return open_intervals(parse_weekly_hours(calendar.hours), calendar.zone, window)
+    return open_intervals(_weekly_hours(calendar.hours), calendar.zone, window)
+
+
+def _weekly_hours(raw: Mapping[str, Any]) -> WeeklyHours:
+    """The parsed hours; a calendar's few distinct week plans are parsed once, not on every query."""
+    try:
+        frozen = tuple((day, tuple(tuple(pair) for pair in pairs)) for day, pairs in raw.items())
+        hash(frozen)
+    except (AttributeError, TypeError):  # not the stored shape: let the parser name what is wrong
+        return parse_weekly_hours(raw)
+    return _parsed(frozen)
+
+
+@lru_cache(maxsize=256)
+def _parsed(frozen: tuple[tuple[str, tuple[tuple[Any, ...], ...]], ...]) -> WeeklyHours:
+    return parse_weekly_hours({day: [list(pair) for pair in pairs] for day, pairs in frozen})
 
 
 def free_intervals(calendar: Calendar, window: Interval) -> list[Interval]:
