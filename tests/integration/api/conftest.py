@@ -61,6 +61,9 @@ def api(database_url: str, influxdb_session: InfluxServer) -> Iterator[Api]:  # 
         background_seconds=0,
         webhook_allow_private=True,  # the tests' webhook receivers listen on 127.0.0.1
         influx_url=influxdb_session.url,  # a private, empty store: telemetry reads answer, never 503
+        # its own database in the shared server: the module runs once per database kind, and what one
+        # run writes must not show in the next one's reads
+        influx_db=f"api_{uuid.uuid4().hex[:8]}",
     )
     engine = make_engine(settings)
     with unit_of_work(engine) as session:

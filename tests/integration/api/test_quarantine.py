@@ -41,6 +41,11 @@ def _quarantined(api: Api, resource: str = "F5-1") -> tuple[int, int]:
         return int(row.id or 0), ns
 
 
+def _store(api: Api) -> str:
+    """The module's own InfluxDB database."""
+    return str(api.client.app.state.settings.influx_db)  # type: ignore[attr-defined]
+
+
 def _around(ns: int) -> str:
     return f"time >= {ns} AND time < {ns + 3 * 10**9}"
 
@@ -72,7 +77,7 @@ def test_release_writes_the_samples_into_the_telemetry_store_once(
     assert body["decision"] == "release" and body["reviewed_at"] and body["review_note"]
     series = influxdb_session.query(
         f"SELECT temperature_c FROM telemetry WHERE resource = 'F5-1' AND {_around(ns)}",
-        "pilotshare",
+        _store(api),
     )
     assert [row[1] for row in series[0]["values"]] == [30.0, 31.0, 32.0]
     assert held not in _listed(api, "operator", reviewed="false")
@@ -95,7 +100,7 @@ def test_discard_keeps_the_samples_out_of_the_store(api: Api, influxdb_session: 
     try:
         series = influxdb_session.query(
             f"SELECT * FROM telemetry WHERE resource = 'F5-2' AND {_around(ns)}",
-            "pilotshare",
+            _store(api),
         )
     except RuntimeError as exc:  # nothing was ever written to this store
         assert "database not found" in str(exc)
