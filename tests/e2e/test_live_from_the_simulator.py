@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -16,13 +15,14 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from backend.adapters.influx import InfluxClient, InfluxWriter
+from backend.adapters.influx import InfluxClient
 from backend.db import make_engine
 from backend.ingest.service import Ingest
 from edge_agent.protocol import event_topic, telemetry_topic
 from simulators.devices.fermenter import Fermenter
 from tests.e2e.conftest import Stack, Visit
 from tests.e2e.test_operator_journeys import LANGUAGES, TABLET
+from tests.support.ingest import start_ingest
 from tests.support.mosquitto import BrokerClient, MosquittoBroker, mosquitto_module  # noqa: F401
 
 pytestmark = pytest.mark.e2e
@@ -43,21 +43,12 @@ def feed(stack: Stack, mosquitto_module: MosquittoBroker) -> Iterator[Feed]:  # 
     """Ingest of the e2e stack's database and InfluxDB, on a private broker."""
     engine = make_engine(stack.settings)
     influx = InfluxClient(stack.settings.influx_url, stack.settings.influx_db)
-    ingest = Ingest(
-        mosquitto_module.url_as("ingest"),
-        engine,
-        InfluxWriter(influx, flush_seconds=0.05),
-        client_id=f"ingest-{uuid.uuid4().hex[:6]}",
-        group=f"e2e-{uuid.uuid4().hex[:6]}",
-        batch_seconds=0.05,
-        rules_refresh_s=0.2,
-    )
-    ingest.start()
-    assert ingest.wait_connected(10), "ingest did not subscribe"
+    ingest = start_ingest(mosquitto_module.url_as("ingest"), engine, influx, rules_refresh_s=0.2)
     try:
         yield Feed(mosquitto_module, ingest)
     finally:
         ingest.stop()
+        influx.close()
         engine.dispose()
 
 

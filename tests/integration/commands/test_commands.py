@@ -20,20 +20,16 @@ import paho.mqtt.client as mqtt
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.adapters.influx import InfluxClient, InfluxWriter
 from backend.db import make_engine, unit_of_work
 from backend.dispatcher import Dispatcher
 from backend.domain.commands import CommandAction
-from backend.ingest.service import Ingest
 from backend.main import create_app
-from backend.migrations import upgrade
 from backend.models.booking import Booking
 from backend.models.resource import Resource
-from backend.services.demo.seed import seed_demo
 from backend.services.devices import commands
 from backend.settings import Settings
 from edge_agent import protocol
-from tests.support.influxdb import InfluxServer
+from tests.support.ingest import IngestSite
 from tests.support.mosquitto import BrokerClient, MosquittoBroker
 from tests.support.processes import stop_process
 from tests.support.waiting import eventually
@@ -80,52 +76,22 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(
-    database_url: str, influxdb_module: InfluxServer, mosquitto_module: MosquittoBroker
-) -> Iterator[Stack]:
-    upgrade(database_url)
-    settings = Settings(
-        database_url=database_url,
-        secret_key="test-secret-key-0123456789-abcdefghijkl",
-        background_seconds=0,
-        mqtt_url=mosquitto_module.url_as("ingest"),
-        influx_url=influxdb_module.url,
-        influx_db=f"ps_{uuid.uuid4().hex[:8]}",
-    )
-    engine = make_engine(settings)
-    with unit_of_work(engine) as session:
-        logins = {login.role: login for login in reversed(seed_demo(session))}
-    influx = InfluxClient(settings.influx_url, settings.influx_db)
-    influx.ensure_database()
-    ingest = Ingest(
-        settings.mqtt_url,
-        engine,
-        InfluxWriter(influx, flush_seconds=0.05),
-        client_id=f"ingest-{uuid.uuid4().hex[:6]}",
-        group=f"ingest-{uuid.uuid4().hex[:6]}",
-        batch_seconds=0.05,
-    )
+def stack(ingest_site: IngestSite) -> Iterator[Stack]:
+    site = ingest_site
     dispatcher = Dispatcher(
-        mosquitto_module.url_as("backend"),
-        engine,
+        site.broker.url_as("backend"),
+        site.engine,
         client_id=f"commands-{uuid.uuid4().hex[:6]}",
         retry_seconds=1.0,
         poll_seconds=0.1,
         sweep_seconds=0.5,
     )
-    ingest.start()
-    assert ingest.wait_connected(10), "ingest did not subscribe"
     dispatcher.start()
     assert dispatcher.wait_connected(10), "the dispatcher did not connect"
     try:
-        with TestClient(create_app(settings)) as client:
-            s = Stack(settings, mosquitto_module, dispatcher, client)
-            for role in ("admin", "operator", "sme"):
-                token = client.post(
-                    "/api/v1/auth/token",
-                    data={"username": logins[role].email, "password": logins[role].password},
-                ).json()["access_token"]
-                s.headers[role] = {"Authorization": f"Bearer {token}"}
+        with TestClient(create_app(site.settings)) as client:
+            s = Stack(site.settings, site.broker, dispatcher, client)
+            s.headers = site.headers(client, ("admin", "operator", "sme"))
             resources = s.call("admin", "GET", "/resources?platform=jinan-bio&limit=100")["data"]
             s.ids.update({r["code"]: r["id"] for r in resources})
             me = s.call("sme", "GET", "/me")
@@ -134,9 +100,6 @@ def stack(
             yield s
     finally:
         dispatcher.stop()
-        ingest.stop()
-        influx.close()
-        engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -23,13 +23,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from backend.adapters.influx import InfluxClient, InfluxWriter
-from backend.db import make_engine, unit_of_work
+from backend.adapters.influx import InfluxClient
 from backend.domain.bookings import HOLDS_SLOT
 from backend.domain.intervals import Interval
 from backend.ingest.service import Ingest
 from backend.main import create_app
-from backend.migrations import upgrade
 from backend.models.alarm_rule import ResourceFault
 from backend.models.booking import Booking
 from backend.models.outbox import OutboxMessage
@@ -37,7 +35,6 @@ from backend.models.platform import Platform
 from backend.models.resource import Resource
 from backend.models.twin import Twin
 from backend.services.bookings.rules import check_fixed_slot
-from backend.services.demo.seed import seed_demo
 from backend.services.notifications.delivery import deliver_pending
 from backend.services.scheduling.problems import requester_of
 from backend.settings import Settings
@@ -46,7 +43,7 @@ from simulators.devices.base import Device
 from simulators.devices.fermenter import Fermenter
 from simulators.devices.furnace import Furnace
 from simulators.devices.hplc import Hplc
-from tests.support.influxdb import InfluxServer
+from tests.support.ingest import IngestSite, start_ingest
 from tests.support.mosquitto import BrokerClient, MosquittoBroker
 from tests.support.waiting import eventually
 
@@ -103,56 +100,21 @@ def receiver() -> Iterator[Receiver]:
     server.server_close()
 
 
-def make_ingest(settings: Settings, engine: Engine, group: str, **kw: Any) -> Ingest:
-    influx = InfluxClient(settings.influx_url, settings.influx_db)
-    ingest = Ingest(
-        settings.mqtt_url,
-        engine,
-        InfluxWriter(influx, flush_seconds=0.05),
-        client_id=f"ingest-{uuid.uuid4().hex[:6]}",
-        group=group,
-        batch_seconds=0.05,
-        rules_refresh_s=0.2,
-        **kw,
-    )
-    ingest.start()
-    assert ingest.wait_connected(10), "ingest did not subscribe"
-    return ingest
+@pytest.fixture(scope="module")
+def ingest_options() -> dict[str, Any]:
+    return {"rules_refresh_s": 0.2}
 
 
 @pytest.fixture(scope="module")
-def stack(
-    database_url: str, influxdb_module: InfluxServer, mosquitto_module: MosquittoBroker, receiver: Receiver
-) -> Iterator[Stack]:
-    upgrade(database_url)
-    settings = Settings(
-        database_url=database_url,
-        secret_key="test-secret-key-0123456789-abcdefghijkl",
-        background_seconds=0,
-        webhook_allow_private=True,
-        mqtt_url=mosquitto_module.url_as("ingest"),
-        influx_url=influxdb_module.url,
-        influx_db=f"ps_{uuid.uuid4().hex[:8]}",
-    )
-    engine = make_engine(settings)
-    with unit_of_work(engine) as session:
-        logins = {login.role: login for login in reversed(seed_demo(session))}
-    InfluxClient(settings.influx_url, settings.influx_db).ensure_database()
-    ingest = make_ingest(settings, engine, f"ingest-{uuid.uuid4().hex[:6]}")
-    with TestClient(create_app(settings)) as client:
-        s = Stack(settings, engine, ingest, mosquitto_module, client, receiver)
-        for role in ("admin", "operator", "sme", "auditor"):
-            login = logins[role]
-            response = client.post(
-                f"{V1}/auth/token", data={"username": login.email, "password": login.password}
-            )
-            s.headers[role] = {"Authorization": f"Bearer {response.json()['access_token']}"}
+def stack(ingest_site: IngestSite, receiver: Receiver) -> Iterator[Stack]:
+    site = ingest_site
+    with TestClient(create_app(site.settings)) as client:
+        s = Stack(site.settings, site.engine, site.ingest, site.broker, client, receiver)
+        s.headers = site.headers(client, ("admin", "operator", "sme", "auditor"))
         resources = s.call("admin", "GET", f"{V1}/resources?platform={PLATFORM}&limit=100").json()["data"]
         s.ids.update({r["code"]: r["id"] for r in resources})
         s.ids["platform"] = resources[0]["platform_id"]
         yield s
-    ingest.stop()
-    engine.dispose()
 
 
 class Agent:
@@ -279,7 +241,18 @@ def test_a_ph_back_inside_the_limit_clears_the_alarm_by_itself(stack: Stack) -> 
 
 def test_two_workers_sharing_the_stream_make_one_alarm_of_one_excursion(stack: Stack) -> None:
     group = f"pair-{uuid.uuid4().hex[:6]}"
-    workers = [make_ingest(stack.settings, stack.engine, group, repair_faults=False) for _ in range(2)]
+    influxes = [InfluxClient(stack.settings.influx_url, stack.settings.influx_db) for _ in range(2)]
+    workers = [
+        start_ingest(
+            stack.settings.mqtt_url,
+            stack.engine,
+            influx,
+            group=group,
+            rules_refresh_s=0.2,
+            repair_faults=False,
+        )
+        for influx in influxes
+    ]
     try:
         agent = Agent(stack, running_fermenter("F50-1", seed=11))
         agent.device.start_excursion("ph_drift", duration_s=400)
@@ -291,6 +264,8 @@ def test_two_workers_sharing_the_stream_make_one_alarm_of_one_excursion(stack: S
     finally:
         for worker in workers:
             worker.stop()
+        for influx in influxes:
+            influx.close()
     alarms = stack.alarms("F50-1")
     assert len(alarms) == 1, alarms
     assert alarms[0]["code"] == "fermenter-ph-low" and alarms[0]["state"] == "cleared"

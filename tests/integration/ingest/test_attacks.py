@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from backend.adapters.influx import InfluxClient, InfluxWriter
-from backend.db import make_engine, unit_of_work
+from backend.db import unit_of_work
 from backend.ingest.service import Ingest
-from backend.migrations import upgrade
 from backend.models.billing import Invoice
 from backend.models.organization import Organization, OrgKind
 from backend.models.resource import Resource
@@ -32,11 +30,9 @@ from backend.models.telemetry_checks import QuarantinedTelemetry
 from backend.models.twin import Alarm, Twin
 from backend.models.usage import UsageCursor, UsageSession
 from backend.services.compliance.reports import sharing
-from backend.services.demo.seed import seed_demo
 from backend.services.telemetry import checks
-from backend.settings import Settings
 from edge_agent.protocol import event_topic, status_topic, telemetry_topic
-from tests.support.influxdb import InfluxServer
+from tests.support.ingest import IngestSite
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.waiting import eventually
 
@@ -73,30 +69,13 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(
-    database_url: str, influxdb_module: InfluxServer, mosquitto_module: MosquittoBroker
-) -> Iterator[Stack]:
-    upgrade(database_url)
-    engine = make_engine(Settings(database_url=database_url))
-    with unit_of_work(engine) as session:
-        seed_demo(session)
-    influx = InfluxClient(influxdb_module.url, f"attacks_{uuid.uuid4().hex[:8]}")
-    influx.ensure_database()
-    ingest = Ingest(
-        mosquitto_module.url_as("ingest"),
-        engine,
-        InfluxWriter(influx, flush_seconds=0.05),
-        client_id=f"ingest-{uuid.uuid4().hex[:6]}",
-        group=f"ingest-{uuid.uuid4().hex[:6]}",
-        batch_seconds=0.05,
-        settled_refresh_s=0,  # see an invoice at once
-    )
-    ingest.start()
-    assert ingest.wait_connected(10)
-    yield Stack(engine, ingest, mosquitto_module)
-    ingest.stop()
-    influx.close()
-    engine.dispose()
+def ingest_options() -> dict[str, Any]:
+    return {"settled_refresh_s": 0}  # see an invoice at once
+
+
+@pytest.fixture(scope="module")
+def stack(ingest_site: IngestSite) -> Stack:
+    return Stack(ingest_site.engine, ingest_site.ingest, ingest_site.broker)
 
 
 def series(agent: str, seq: int, start: datetime, minutes: int, state: str = "running") -> bytes:

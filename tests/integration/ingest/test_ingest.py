@@ -17,17 +17,15 @@ import pytest
 from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 
-from backend.adapters.influx import InfluxClient, InfluxWriter
 from backend.db import make_engine, unit_of_work
 from backend.ingest.service import Ingest
 from backend.main import create_app
-from backend.migrations import upgrade
 from backend.models.booking import Booking
 from backend.models.twin import Twin
-from backend.services.demo.seed import seed_demo
 from backend.settings import Settings
 from edge_agent.protocol import LAST_WILL, event_topic, rfc3339, status_topic, telemetry_topic
 from tests.support.influxdb import InfluxServer
+from tests.support.ingest import IngestSite
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.waiting import eventually
 
@@ -69,44 +67,11 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(
-    database_url: str, influxdb_module: InfluxServer, mosquitto_module: MosquittoBroker
-) -> Iterator[Stack]:
-    upgrade(database_url)
-    settings = Settings(
-        database_url=database_url,
-        secret_key="test-secret-key-0123456789-abcdefghijkl",
-        background_seconds=0,
-        mqtt_url=mosquitto_module.url_as("ingest"),
-        influx_url=influxdb_module.url,
-        influx_db=f"ps_{uuid.uuid4().hex[:8]}",
-    )
-    engine = make_engine(settings)
-    with unit_of_work(engine) as session:
-        logins = {login.role: login for login in reversed(seed_demo(session))}
-    influx_client = InfluxClient(settings.influx_url, settings.influx_db)
-    influx_client.ensure_database()
-    ingest = Ingest(
-        settings.mqtt_url,
-        engine,
-        InfluxWriter(influx_client, flush_seconds=0.05),
-        client_id=f"ingest-{uuid.uuid4().hex[:6]}",
-        # Its own group: the broker is shared by the module, and a stopped ingest's kept session still
-        # takes its turn of its group's messages.
-        group=f"ingest-{uuid.uuid4().hex[:6]}",
-        batch_seconds=0.05,
-    )
-    ingest.start()
-    assert ingest.wait_connected(10), "ingest did not connect to the broker"
-    with TestClient(create_app(settings)) as client:
-        s = Stack(settings, ingest, influxdb_module, mosquitto_module, client)
-        for role in ("admin", "operator", "sme", "auditor"):
-            login = logins[role]
-            response = client.post(
-                "/api/v1/auth/token", data={"username": login.email, "password": login.password}
-            )
-            s.headers[role] = {"Authorization": f"Bearer {response.json()['access_token']}"}
-        s.headers["anonymous"] = {}
+def stack(ingest_site: IngestSite) -> Iterator[Stack]:
+    site = ingest_site
+    with TestClient(create_app(site.settings)) as client:
+        s = Stack(site.settings, site.ingest, site.influx, site.broker, client)
+        s.headers = {**site.headers(client, ("admin", "operator", "sme", "auditor")), "anonymous": {}}
         resources = client.get(
             "/api/v1/resources?platform=jinan-bio&limit=100", headers=s.headers["admin"]
         ).json()
@@ -115,9 +80,6 @@ def stack(
         s.ids["sme_user"] = client.get("/api/v1/me", headers=s.headers["sme"]).json()["id"]
         s.ids["platform"] = resources["data"][0]["platform_id"]
         yield s
-    ingest.stop()
-    influx_client.close()
-    engine.dispose()
 
 
 def _telemetry(seq: int, ts: datetime, **fields: Any) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import socket
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,19 +19,17 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from backend.adapters.influx import InfluxClient, InfluxWriter
-from backend.db import make_engine, unit_of_work
+from backend.db import unit_of_work
 from backend.domain.telemetry_checks import ns_to_datetime
 from backend.ingest.service import Ingest
-from backend.migrations import upgrade
 from backend.models.booking import Booking
 from backend.models.resource import Resource
 from backend.models.usage import UsageCursor, UsageSession
 from backend.models.user import User
-from backend.services.demo.seed import seed_demo
 from backend.services.telemetry import usage_reading
-from backend.settings import Settings
 from edge_agent.protocol import LAST_WILL, status_topic, telemetry_topic
 from tests.support.influxdb import InfluxServer
+from tests.support.ingest import IngestSite
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.waiting import eventually
 
@@ -133,35 +130,12 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(
-    database_url: str, influxdb_module: InfluxServer, mosquitto_module: MosquittoBroker
-) -> Iterator[Stack]:
-    upgrade(database_url)
-    settings = Settings(database_url=database_url, mqtt_url=mosquitto_module.url_as("ingest"))
-    engine = make_engine(settings)
-    with unit_of_work(engine) as session:
-        logins = {login.role: login for login in seed_demo(session)}
-        sme = session.exec(select(User).where(User.email == logins["sme"].email)).one()
+def stack(ingest_site: IngestSite) -> Stack:
+    with unit_of_work(ingest_site.engine) as session:
+        sme = session.exec(select(User).where(User.email == ingest_site.logins["sme"].email)).one()
         sme_org, sme_user = sme.organization_id, sme.id
     assert sme_org is not None and sme_user is not None
-    influx = InfluxClient(influxdb_module.url, f"usage_{uuid.uuid4().hex[:8]}")
-    influx.ensure_database()
-    ingest = Ingest(
-        mosquitto_module.url_as("ingest"),
-        engine,
-        InfluxWriter(influx, flush_seconds=0.05),
-        client_id=f"ingest-{uuid.uuid4().hex[:6]}",
-        # Its own group: the broker is shared by the module, and a stopped ingest's kept session still
-        # takes its turn of its group's messages.
-        group=f"ingest-{uuid.uuid4().hex[:6]}",
-        batch_seconds=0.05,
-    )
-    ingest.start()
-    assert ingest.wait_connected(10)
-    yield Stack(engine, ingest, mosquitto_module, sme_org, sme_user)
-    ingest.stop()
-    influx.close()
-    engine.dispose()
+    return Stack(ingest_site.engine, ingest_site.ingest, ingest_site.broker, sme_org, sme_user)
 
 
 def test_a_state_sequence_becomes_sessions_matched_to_their_booking(stack: Stack) -> None:
