@@ -6,8 +6,10 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -32,12 +34,23 @@ def pilotshare(*args: str, url: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def registry(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'registry.db'}"
+@pytest.fixture(scope="module")
+def seeded_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo registry as `pilotshare db upgrade` and `pilotshare seed demo` write it, once a module."""
+    path = tmp_path_factory.mktemp("registry") / "registry.db"
+    url = f"sqlite:///{path}"
     assert pilotshare("db", "upgrade", url=url).returncode == 0
     assert pilotshare("seed", "demo", url=url).returncode == 0
-    return url
+    return path
+
+
+@pytest.fixture
+def registry(seeded_registry: Path, tmp_path: Path) -> str:
+    """A copy of the seeded registry of the test's own, which it may change."""
+    copy = tmp_path / "registry.db"
+    with closing(sqlite3.connect(seeded_registry)) as source, closing(sqlite3.connect(copy)) as target:
+        source.backup(target)
+    return f"sqlite:///{copy}"
 
 
 @pytest.fixture
