@@ -62,6 +62,12 @@ class Stack:
             session.expunge_all()
             return list(rows)
 
+    def quarantined(self) -> list[QuarantinedTelemetry]:
+        with unit_of_work(self.engine) as session:
+            rows = session.exec(select(QuarantinedTelemetry)).all()
+            session.expunge_all()
+            return list(rows)
+
     def cursor_ns(self, code: str) -> int | None:
         with unit_of_work(self.engine) as session:
             cursor = session.get(UsageCursor, self.resource(code))
@@ -136,10 +142,10 @@ def test_a_series_inside_an_invoiced_month_is_quarantined_not_counted(stack: Sta
     agent = stack.broker.client(f"{PLATFORM}/HPLC-2")
     agent.publish(telemetry_topic(PLATFORM, "HPLC-2"), series("edge-HPLC-2", 1, forged, 180))
     eventually(lambda: stack.ingest.stats.quarantined >= 180, 10, "the samples quarantined")
+    # ingest counts the samples before its transaction commits them: wait for the row itself
+    [held] = eventually(stack.quarantined, 10, "the quarantined message stored")
+    assert (held.agent, len(held.samples), held.reviewed_at) == ("edge-HPLC-2", 180, None)
     assert stack.sessions("HPLC-2") == []
-    with unit_of_work(stack.engine) as session:
-        [held] = session.exec(select(QuarantinedTelemetry)).all()
-        assert (held.agent, len(held.samples), held.reviewed_at) == ("edge-HPLC-2", 180, None)
     report = sharing(stack.engine, None, october, date(2026, 10, 31), PLATFORM)
     [platform] = report["platforms"]
     assert platform["effective_hours"] == 0
