@@ -140,6 +140,21 @@ class IngestStats:
     unknown_resources: Counter[str] = field(default_factory=Counter)
 
 
+@dataclass
+class Digest:
+    """What one batch says, decoded and checked: lines for InfluxDB and what goes into the SQL database."""
+
+    lines: list[str] = field(default_factory=list)
+    changes: dict[int, twins.TwinChanges] = field(default_factory=dict)
+    alarms: list[twins.AlarmRecord] = field(default_factory=list)
+    # Per resource, in arrival order: `state` readings (usage sessions) and None for a Last Will.
+    states: dict[int, list[usage.Item]] = field(default_factory=dict)
+    held: checks.HeldBack = field(default_factory=checks.HeldBack)
+    command_acks: list[commands.Ack] = field(default_factory=list)
+    # Per resource: what threshold rules and the fault watch judge (samples, births, state events).
+    watched: dict[int, list[rule_watch.Sample]] = field(default_factory=dict)
+
+
 def _first_line(exc: SQLAlchemyError) -> str:
     """The database's own message (SQLAlchemy puts notes such as "raised as a result of Query-invoked
     autoflush" before it)."""
@@ -352,7 +367,18 @@ class Ingest:
                 delay = min(delay * 2, 30.0)
 
     def process(self, batch: list[Received]) -> None:
-        held = checks.HeldBack()
+        """One batch: decoded, stored in the SQL database, handed to the InfluxDB writer (which
+        acknowledges its messages once their points are written)."""
+        digest = self.digest(batch)
+        self.store(digest)
+        acks = [(item.mid, item.qos) for item in batch]
+        self.influx.submit(digest.lines, done=lambda: self._ack(acks))
+
+    def digest(self, batch: list[Received]) -> Digest:
+        """Decode and check a batch: its InfluxDB lines and what it changes in the SQL database."""
+        out = Digest()
+        held, lines, changes, alarms = out.held, out.lines, out.changes, out.alarms
+        states, command_acks, watched = out.states, out.command_acks, out.watched
         for item in batch:
             if item.topic == SYS_DROPPED:
                 with contextlib.suppress(ValueError):
@@ -362,14 +388,6 @@ class Ingest:
         ids = self._with_retries("resolve", lambda: self.directory.resolve(keys))
         self._with_retries("settled", lambda: self._read_settled(set(ids.values())))
         now_ns = time.time_ns()
-        lines: list[str] = []
-        changes: dict[int, twins.TwinChanges] = {}
-        alarms: list[twins.AlarmRecord] = []
-        # Per resource, in arrival order: `state` readings (usage sessions) and None for a Last Will.
-        states: dict[int, list[usage.Item]] = {}
-        command_acks: list[commands.Ack] = []
-        # Per resource: what threshold rules and the fault watch judge (samples, births, state events).
-        watched: dict[int, list[rule_watch.Sample]] = {}
         for item, platform, resource, payload in parsed:
             resource_id = ids.get((platform, resource))
             if resource_id is None:
@@ -454,25 +472,27 @@ class Ingest:
                 if not is_future(ts_ns, now_ns, self.max_skew_ns):
                     watched.setdefault(resource_id, []).append((ts_ns, {"state": payload.code}))
 
-        states = {rid: items for rid, items in states.items() if items}
-        new_twins = set(changes) - self._with_twin
+        for resource_id in [rid for rid, items in states.items() if not items]:
+            del states[resource_id]
+        return out
+
+    def store(self, digest: Digest) -> None:
+        """A digested batch into the SQL database (retrying while the database is away)."""
+        new_twins = set(digest.changes) - self._with_twin
         if new_twins:
             self._with_retries("twins", lambda: twins.ensure_twins(self.engine, new_twins))
             self._with_twin |= new_twins
-        if changes or alarms or held:
-            rules = self._with_retries("rules", lambda: self.rules.for_resources(watched))
+        if digest.changes or digest.alarms or digest.held:
+            rules = self._with_retries("rules", lambda: self.rules.for_resources(digest.watched))
             changed, new_alarms, sessions, judged = self._with_retries(
-                "twins", lambda: self._store(changes, alarms, states, held, (rules, watched))
+                "twins", lambda: self._store(digest, rules)
             )
             self.stats.twins_changed += changed
             self.stats.alarms += new_alarms
             self.stats.usage_sessions_changed += sessions
             self._judged(judged)
-
-        if command_acks:
-            self._with_retries("commands", lambda: self._record_command_acks(command_acks))
-        acks = [(item.mid, item.qos) for item in batch]
-        self.influx.submit(lines, done=lambda: self._ack(acks))
+        if digest.command_acks:
+            self._with_retries("commands", lambda: self._record_command_acks(digest.command_acks))
 
     def _decode(self, batch: list[Received]) -> list[tuple[Received, str, str, Any]]:
         """(message, platform, resource, payload) for each message that keeps the contract; the rest
@@ -501,22 +521,17 @@ class Ingest:
             log.warning("ingest.unknown_resource", platform=platform, resource=resource, messages=count)
 
     def _store(
-        self,
-        changes: dict[int, twins.TwinChanges],
-        alarms: list[twins.AlarmRecord],
-        states: dict[int, list[usage.Item]],
-        held: checks.HeldBack,
-        watched: tuple[dict[int, list[rule_watch.Rule]], dict[int, list[rule_watch.Sample]]],
+        self, digest: Digest, rules: dict[int, list[rule_watch.Rule]]
     ) -> tuple[int, int, int, rule_watch.Outcome]:
         with unit_of_work(writer(self.engine)) as session:
-            changed = twins.apply_changes(session, changes)  # locks the batch's twins: see rule_watch
+            changed = twins.apply_changes(session, digest.changes)  # locks the batch's twins: see rule_watch
             counts = (
                 changed,
-                twins.store_alarms(session, alarms),
-                usage.record(session, states, self.usage_rules),
-                rule_watch.evaluate(session, *watched),
+                twins.store_alarms(session, digest.alarms),
+                usage.record(session, digest.states, self.usage_rules),
+                rule_watch.evaluate(session, rules, digest.watched),
             )
-            checks.store(session, held)
+            checks.store(session, digest.held)
             return counts
 
     def _record_command_acks(self, acks: list[commands.Ack]) -> None:
