@@ -70,6 +70,9 @@ def sort_samples(points: Sequence[Point], now_ns: int, max_skew_ns: int, settled
     """Split samples into kept, refused (future) and quarantined (inside a settled period)."""
     out = Sorted()
     limit = now_ns + max_skew_ns
+    if not settled and (not points or max(point[0] for point in points) <= limit):
+        out.kept = list(points)  # the common message: nothing to hold back
+        return out
     for point in points:
         ts = point[0]
         if ts > limit:

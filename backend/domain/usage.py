@@ -40,7 +40,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 STATES = ("idle", "setup", "running", "cleaning", "fault", "maintenance")
 
@@ -79,9 +79,9 @@ class UsageRules:
         return timedelta(seconds=self.min_seconds)
 
 
-@dataclass(frozen=True)
-class Observation:
-    """One `state` reading at device time `at`."""
+class Observation(NamedTuple):
+    """One `state` reading at device time `at` (a named tuple: ingest makes one per `state` sample, and a
+    frozen dataclass cost several times as much to make)."""
 
     at: datetime
     state: str
@@ -353,6 +353,36 @@ def in_device_order(items: Sequence[Observation | None]) -> list[Observation | N
             run.append(item)
     result.extend(_by_time(run))
     return result
+
+
+def thin(ordered: Sequence[Observation | None], cursor: datetime | None) -> list[Observation | None]:
+    """`ordered` (as `in_device_order` gives it) without the observations that change nothing.
+
+    Inside a run of observations with the same state, source and agent, all newer than `cursor`, only
+    the first and the last matter: the first opens, continues or closes a session, the ones between
+    only move the cursor and the open session's last sample forward, which the last one does too. An
+    instrument sends its state with every sample, so this leaves a few observations per message of a
+    hundred (the database's usage tracking cost one pass of the tracker per sample). `track(thin(x))`
+    leaves the sessions `track(x)` does (tests/unit/backend/test_usage_rules.py)."""
+    kept: list[Observation | None] = []
+    last = len(ordered) - 1
+    newest = cursor  # the tracker's cursor when it reaches `before` (device order holds only between Wills)
+    in_order = False  # whether `before` (the previous observation) was newer than the cursor
+    for i, item in enumerate(ordered):
+        if item is None:
+            in_order = False
+            kept.append(item)
+            continue
+        before, after = ordered[i - 1] if i else None, ordered[i + 1] if i < last else None
+        droppable = (
+            in_order and before is not None and after is not None and before[1:] == item[1:] == after[1:]
+        )
+        in_order = newest is None or item.at > newest
+        if in_order:
+            newest = item.at
+        if not droppable:
+            kept.append(item)
+    return kept
 
 
 def _by_time(observations: list[Observation]) -> list[Observation]:

@@ -104,11 +104,13 @@ def _fast(payload: bytes) -> TelemetryMessage:
     samples = message.samples
     if not message.agent or message.seq < 0 or not 1 <= len(samples) <= MAX_SAMPLES_PER_MESSAGE:
         raise _NotSure
-    check = _NAMES.check
+    known, check = _NAMES.known, _NAMES.check
     points = []
     for sample in samples:
-        check(sample.fields)
-        points.append((_timestamp(sample.ts), sample.fields))
+        fields, ts = sample.fields, sample.ts
+        if not (fields and known.issuperset(fields)):
+            check(fields)
+        points.append((ts if type(ts) is int and ts >= MIN_EPOCH_NS else _timestamp(ts), fields))
     return TelemetryMessage(message.agent, message.seq, points)
 
 

@@ -271,8 +271,8 @@ def record(
             session.add(cursor)
         store = _SqlSpans(session, resource_id, platforms[resource_id], cursor)
         open_row = open_rows.get(cursor.open_session_id)
-        ordered = rules.in_device_order(items[resource_id])
         newest = ns_to_datetime(cursor.state_ns) if cursor.state_ns else None
+        ordered = rules.thin(rules.in_device_order(items[resource_id]), newest)
         late = [obs.at for obs in ordered if obs is not None and newest is not None and obs.at <= newest]
         if late:
             store.preload(min(late), max(late))

@@ -89,3 +89,24 @@ def test_batch_serializer_gives_points_lines(
 ) -> None:
     expected = [point_line(platform, resource, ts, fields) for ts, fields in points]
     assert telemetry_lines(platform, resource, points) == [line for line in expected if line]
+
+
+EDGES = st.sampled_from([0.0, -0.0, 20.0, 1e16, 1e22, 2.5, float("nan"), float("inf"), -float("inf")])
+TEXTS = st.sampled_from(["idle", "v1.0", "a.0,b", ".0", "x=nan", '"q"', "a\\"]) | st.text(max_size=8)
+INTS = st.sampled_from([0, -1, 400, 2**53 - 1, 2**53, -(2**53), 10**16, 2**70])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    names=st.lists(names, min_size=1, max_size=5, unique=True),
+    rows=st.lists(
+        st.lists(EDGES | TEXTS | INTS | st.booleans() | st.floats(), min_size=5, max_size=5), max_size=8
+    ),
+)
+def test_samples_of_one_shape_give_points_lines(names: list[str], rows: list[list[FieldValue]]) -> None:
+    """A device sends the same names sample after sample: the serializer writes those by one format per
+    shape, which must still give Point's bytes for whole floats, strings holding ".0", huge integers and
+    values that are no finite number."""
+    points = [(10**18 + i, dict(zip(names, row, strict=False))) for i, row in enumerate(rows)]
+    expected = [point_line("p", "r", ts, fields) for ts, fields in points]
+    assert telemetry_lines("p", "r", points) == [line for line in expected if line]

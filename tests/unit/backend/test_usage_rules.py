@@ -20,6 +20,7 @@ from backend.domain.usage import (
     counts_as_use,
     in_device_order,
     is_state,
+    thin,
     track,
 )
 from backend.domain.usage_figures import BookedSlot, booking_figures, clip, covered, pick_booking
@@ -368,3 +369,50 @@ def test_workers_handling_messages_out_of_order_make_the_sessions_one_worker_mak
 def counted(store: SpanList) -> list[tuple[datetime, datetime | None, str | None, set[str]]]:
     """The sessions that count as use (flickers shorter than the minimum do not: docs/usage.md)."""
     return [(s.start, s.end, s.closed_by, s.states) for s in store.sorted() if not s.is_short(RULES)]
+
+
+@st.composite
+def agent_streams(draw: st.DrawFn) -> list[Observation | None]:
+    """Like an instrument's: long runs of one state, now and then another agent or source."""
+    steps = draw(st.lists(st.tuples(STEP, ITEM, st.integers(1, 6)), max_size=15))
+    out: list[Observation | None] = []
+    at = 0
+    for step, item, repeat in steps:
+        agent = draw(st.sampled_from([None, "a", "b"]))
+        source = draw(st.sampled_from(["telemetry", "status"]))
+        for _ in range(repeat):
+            at += draw(st.sampled_from([0, 1, step]))
+            out.append(None if item == "offline" else Observation(t(at), item, source, agent))
+    return out
+
+
+def sessions(store: SpanList, tracker: Tracker) -> list[tuple[object, ...]]:
+    spans = [
+        (s.start, s.end, s.last_seen, sorted(s.states), sorted(s.agents), s.source, s.closed_by)
+        for s in store.sorted()
+    ]
+    return [spans, tracker.cursor, tracker.cursor_state, tracker.latest_seen]
+
+
+@settings(max_examples=500)
+@given(agent_streams(), st.lists(st.integers(0, 60), max_size=6), st.randoms(use_true_random=False))
+def test_thinning_a_batch_leaves_the_sessions_its_every_sample_makes(
+    items: list[Observation | None], cuts: list[int], rng: random.Random
+) -> None:
+    """Batches in any order, some delivered again: tracking only what `thin` keeps of each batch gives
+    the sessions, cursor and state that tracking every observation gives."""
+    parts = batches(items, cuts)
+    rng.shuffle(parts)
+    parts += parts[: rng.randint(0, 2)]
+    results = []
+    for thinned in (False, True):
+        store = SpanList()
+        cursor: datetime | None = None
+        open_span: Span | None = None
+        tracker = Tracker(store, RULES, None, None)
+        for batch in parts:
+            ordered = in_device_order(batch)
+            tracker = track(thin(ordered, cursor) if thinned else ordered, RULES, store, cursor, open_span)
+            cursor, open_span = tracker.cursor, tracker.open
+        results.append(sessions(store, tracker))
+    assert results[0] == results[1]
