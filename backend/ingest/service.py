@@ -1,10 +1,12 @@
 """The ingest process: MQTT messages in, InfluxDB points and twin/alarm/usage-session rows out.
 
-Threads: paho's network loop only puts messages on a bounded queue (`on_message`); one worker takes
-them in batches, decodes and checks each (`backend.ingest.decode`, the contract of `edge_agent.protocol`),
-hands telemetry lines to the `InfluxWriter`, and merges twin changes (the newest value per field of each
-message), alarms and usage sessions (from the samples' `state` field and the Last Will;
-`backend.services.telemetry.usage`) into the SQL database in one transaction per batch.
+Threads: paho's network loop only puts messages on a bounded queue (`on_message`); the worker thread
+takes them in batches, decodes and checks each (`backend.ingest.decode`, the contract of
+`edge_agent.protocol`) and hands the telemetry lines to the `InfluxWriter`; the store thread merges twin
+changes (the newest value per field of each message), alarms and usage sessions (from the samples'
+`state` field and the Last Will; `backend.services.telemetry.usage`) into the SQL database in one
+transaction per batch, while the worker decodes the next batch (two workers of a group wait for each
+other's row locks there, and decoding meanwhile is what let them outrun one: docs/performance.md).
 
 Delivery is at least once: the client uses paho's manual acknowledgement, and a batch's messages are
 acknowledged only after its points are in InfluxDB and its twin/alarm rows are committed. A message
@@ -24,6 +26,7 @@ per-resource rows locked, so the result does not depend on which worker got what
 from __future__ import annotations
 
 import contextlib
+import functools
 import queue
 import threading
 import time
@@ -155,6 +158,22 @@ class Digest:
     watched: dict[int, list[rule_watch.Sample]] = field(default_factory=dict)
 
 
+class _WhenBoth:
+    """Calls `then` once both halves of a batch are done: its points written, its rows committed."""
+
+    def __init__(self, then: Callable[[], None]) -> None:
+        self.then = then
+        self._left = 2
+        self._lock = threading.Lock()
+
+    def done(self) -> None:
+        with self._lock:
+            self._left -= 1
+            last = self._left == 0
+        if last:
+            self.then()
+
+
 def _first_line(exc: SQLAlchemyError) -> str:
     """The database's own message (SQLAlchemy puts notes such as "raised as a result of Query-invoked
     autoflush" before it)."""
@@ -231,9 +250,12 @@ class Ingest:
         self.fault_repairs = FaultRepairs(engine) if repair_faults else None
         self._with_twin: set[int] = set()  # resources whose twin row exists (made before a batch locks it)
         self._queue: queue.Queue[Received] = queue.Queue(maxsize=max_queue)
+        # decoded batches waiting for the SQL step: one, so the next batch is decoded while one is stored
+        self._digests: queue.Queue[tuple[Digest, _WhenBoth] | None] = queue.Queue(maxsize=1)
         self._stopping = threading.Event()
         self._connected = threading.Event()
         self._worker: threading.Thread | None = None
+        self._storer: threading.Thread | None = None
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True
         )
@@ -283,7 +305,9 @@ class Ingest:
         if self.fault_repairs is not None:
             self.fault_repairs.start()
         self._worker = threading.Thread(target=self._work, name="ingest-worker", daemon=True)
+        self._storer = threading.Thread(target=self._store_work, name="ingest-store", daemon=True)
         self._worker.start()
+        self._storer.start()
         # The broker keeps the session (and what arrives for it) while ingest is away.
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = NEVER_EXPIRES
@@ -305,8 +329,9 @@ class Ingest:
         """Finish what was received, write it, acknowledge it, then disconnect."""
         deadline = time.monotonic() + timeout
         self._stopping.set()
-        if self._worker is not None:
-            self._worker.join(timeout=max(0.1, deadline - time.monotonic()))
+        for thread in (self._worker, self._storer):
+            if thread is not None:
+                thread.join(timeout=max(0.1, deadline - time.monotonic()))
         self.influx.stop(timeout=max(0.1, deadline - time.monotonic()))
         if self.fault_repairs is not None:
             self.fault_repairs.stop(timeout=max(0.1, deadline - time.monotonic()))
@@ -340,18 +365,39 @@ class Ingest:
         return batch
 
     def _work(self) -> None:
-        while True:
-            batch = self._take_batch()
-            if not batch:
-                if self._stopping.is_set():
-                    return
-                continue
+        """Decode batches and hand them on: lines to the InfluxDB writer, rows to the store thread (which
+        stores one batch while this one decodes the next). A batch is acknowledged when both are done."""
+        try:
+            while True:
+                batch = self._take_batch()
+                if not batch:
+                    if self._stopping.is_set():
+                        return
+                    continue
+                try:
+                    digest = self.digest(batch)
+                except Exception:
+                    # Not acknowledged: the broker sends these again after a reconnect.
+                    log.exception("ingest.batch_failed", messages=len(batch))
+                    time.sleep(1)
+                    continue
+                acks = [(item.mid, item.qos) for item in batch]
+                both = _WhenBoth(functools.partial(self._ack, acks))
+                self._digests.put((digest, both))
+                self.influx.submit(digest.lines, done=both.done)
+        finally:
+            self._digests.put(None)
+
+    def _store_work(self) -> None:
+        while (item := self._digests.get()) is not None:
+            digest, both = item
             try:
-                self.process(batch)
+                self.store(digest)
             except Exception:
-                # Not acknowledged: the broker sends these again after a reconnect.
-                log.exception("ingest.batch_failed", messages=len(batch))
+                log.exception("ingest.batch_failed", messages=len(digest.lines))
                 time.sleep(1)
+                continue
+            both.done()
 
     def _with_retries(self, what: str, step: Callable[[], T]) -> T:
         """Run a database step; while the database is away, retry with back-off (until stopped)."""
@@ -367,8 +413,8 @@ class Ingest:
                 delay = min(delay * 2, 30.0)
 
     def process(self, batch: list[Received]) -> None:
-        """One batch: decoded, stored in the SQL database, handed to the InfluxDB writer (which
-        acknowledges its messages once their points are written)."""
+        """One batch start to end in the calling thread (the running service splits it between two
+        threads: `_work`, `_store_work`)."""
         digest = self.digest(batch)
         self.store(digest)
         acks = [(item.mid, item.qos) for item in batch]
