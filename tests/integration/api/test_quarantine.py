@@ -3,7 +3,6 @@ telemetry store, discard, once only, in the audit chain (SQLite and PostgreSQL).
 
 from __future__ import annotations
 
-import itertools
 import time
 import uuid
 from datetime import UTC, datetime
@@ -22,14 +21,9 @@ pytestmark = pytest.mark.integration
 V1 = "/api/v1"
 
 
-# Each message a day further back: the SQLite and PostgreSQL runs of a test share one InfluxDB and can
-# follow each other within a second or two, so their samples must not fall inside each other's window.
-_DAYS_BACK = itertools.count(40)
-
-
 def _quarantined(api: Api, resource: str = "F5-1") -> tuple[int, int]:
     """A message as ingest quarantines it; returns its id and its first sample's epoch ns."""
-    ns = time.time_ns() - next(_DAYS_BACK) * 86400 * 10**9
+    ns = time.time_ns() - 40 * 86400 * 10**9
     samples = [[ns + i * 10**9, {"temperature_c": 30.0 + i, "state": "running"}] for i in range(3)]
     engine = api.client.app.state.engine  # type: ignore[attr-defined]
     with Session(engine) as session:
