@@ -10,14 +10,36 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from backend.services.accounts import security
-from tests.support.databases import database
+from tests.support.databases import MigratedTemplates, database
 
 DATABASES = ["sqlite", "postgresql"]
 
 
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedTemplates]:
+    templates = MigratedTemplates(tmp_path_factory.mktemp("templates"))
+    try:
+        yield templates
+    finally:
+        templates.close()
+
+
 @pytest.fixture(scope="module", params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """An empty database of each supported kind (the test module runs once per kind)."""
+def database_url(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated_templates: MigratedTemplates,
+) -> Iterator[str]:
+    """A database of each supported kind at the newest revision (the test module runs once per kind)."""
+    with migrated_templates.database(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def empty_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """An empty database of each supported kind, for the migrations' own tests."""
     with database(request.param, tmp_path_factory.mktemp("db")) as url:
         yield url
 

@@ -1,15 +1,19 @@
-"""Fresh, empty databases for tests: a SQLite file, or a new database in the machine's PostgreSQL."""
+"""Fresh databases for tests: a SQLite file, or a new database in the machine's PostgreSQL; empty, or
+at the newest revision (a copy of a migrated template)."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+
+from backend.migrations import upgrade
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "PILOTSHARE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -21,13 +25,15 @@ def _driver(url: str) -> str:
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    """Create a uniquely named database, yield its URL, drop it afterwards."""
+def postgres_database(template: str | None = None) -> Iterator[str]:
+    """Create a uniquely named database (a copy of `template`, a database name, if given), yield its URL,
+    drop it afterwards."""
     name = f"pilotshare_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(_driver(POSTGRES_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    copy_of = f' TEMPLATE "{template}"' if template else ""
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"{copy_of}'))
     except Exception as exc:  # a missing server must fail loudly, not skip quietly
         admin.dispose()
         pytest.fail(
@@ -55,3 +61,40 @@ def database(kind: str, folder: Path) -> Iterator[str]:
     else:
         with sqlite_database(folder) as url:
             yield url
+
+
+class MigratedTemplates:
+    """Databases at the newest revision, each a copy of one migrated template of its kind: running the
+    migrations takes 0.5–1 s a database, a copy about 0.2 s on PostgreSQL (CREATE DATABASE ... TEMPLATE)
+    and milliseconds on SQLite. The templates are made when first asked for and dropped by `close`."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._templates: dict[str, str] = {}
+        self._made = ExitStack()
+
+    def _template(self, kind: str) -> str:
+        if kind not in self._templates:
+            url = self._made.enter_context(database(kind, self.folder))
+            upgrade(url)
+            self._templates[kind] = url
+        return self._templates[kind]
+
+    @contextmanager
+    def database(self, kind: str, folder: Path) -> Iterator[str]:
+        template = self._template(kind)
+        if kind == "postgresql":
+            with postgres_database(template=template.rsplit("/", 1)[1]) as url:
+                yield url
+            return
+        with sqlite_database(folder) as url:
+            source_path, target_path = (u.removeprefix("sqlite:///") for u in (template, url))
+            with (
+                closing(sqlite3.connect(source_path)) as source,
+                closing(sqlite3.connect(target_path)) as target,
+            ):
+                source.backup(target)
+            yield url
+
+    def close(self) -> None:
+        self._made.close()

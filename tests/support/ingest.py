@@ -27,7 +27,6 @@ from sqlalchemy.engine import Engine
 from backend.adapters.influx import InfluxClient, InfluxWriter
 from backend.db import make_engine, unit_of_work
 from backend.ingest.service import Ingest
-from backend.migrations import upgrade
 from backend.services.demo.seed import DemoLogin, seed_demo
 from backend.settings import Settings
 from tests.support.influxdb import InfluxServer
@@ -90,7 +89,6 @@ def ingest_site(
     mosquitto_module: MosquittoBroker,
     ingest_options: dict[str, Any],
 ) -> Iterator[IngestSite]:
-    upgrade(database_url)
     settings = Settings(
         database_url=database_url,
         secret_key=SECRET,

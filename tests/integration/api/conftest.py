@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 
 from backend.db import make_engine, unit_of_work
 from backend.main import create_app
-from backend.migrations import upgrade
 from backend.services.demo.seed import seed_demo
 from backend.settings import Settings
 from tests.support.influxdb import InfluxServer, influxdb_session  # noqa: F401
@@ -53,7 +52,6 @@ def login(client: TestClient, email: str, password: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def api(database_url: str, influxdb_session: InfluxServer) -> Iterator[Api]:  # noqa: F811
-    upgrade(database_url)
     settings = Settings(
         database_url=database_url,
         secret_key="test-secret-key-0123456789-abcdefghijkl",

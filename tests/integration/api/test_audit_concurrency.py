@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from backend.db import make_engine, unit_of_work
-from backend.migrations import upgrade
 from backend.services.demo.seed import seed_demo
 from backend.settings import Settings
 from tests.support.api_server import running_api
@@ -34,7 +33,6 @@ def _token(base: str, email: str, password: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def server(database_url: str) -> Iterator[tuple[str, dict[str, str], dict[str, str]]]:
-    upgrade(database_url)
     engine = make_engine(Settings(database_url=database_url))
     with unit_of_work(engine) as session:
         seed_demo(session)

@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from backend.db import make_engine, unit_of_work
-from backend.migrations import upgrade
 from backend.services.demo.seed import seed_demo
 from backend.settings import Settings
 from tests.support.api_server import running_api
@@ -28,7 +27,6 @@ SECRET = "concurrency-test-secret-0123456789abcdef"
 @pytest.fixture(scope="module")
 def server(database_url: str) -> Iterator[tuple[str, str]]:
     """A real `pilotshare api` process over a migrated and seeded database, and an operator's token."""
-    upgrade(database_url)
     engine = make_engine(Settings(database_url=database_url))
     with unit_of_work(engine) as session:
         seed_demo(session)

@@ -24,7 +24,6 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from backend.db import make_engine, unit_of_work
-from backend.migrations import upgrade
 from backend.services.demo.seed import seed_demo
 from backend.settings import Settings
 from tests.support.api_server import running_api
@@ -42,7 +41,6 @@ def fuzz_target(
     database_url: str, influxdb_session: InfluxServer
 ) -> Iterator[tuple[str, dict[str, dict[str, str]]]]:
     """A real API process on a seeded database, and a bearer header for each kind of caller."""
-    upgrade(database_url)
     engine = make_engine(Settings(database_url=database_url, secret_key=SECRET))
     with unit_of_work(engine) as session:
         logins = {login.role: login for login in reversed(seed_demo(session))}

@@ -14,7 +14,6 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from backend.db import make_engine, unit_of_work
-from backend.migrations import upgrade
 from backend.services.demo.seed import seed_demo
 from backend.settings import Settings
 
@@ -84,7 +83,6 @@ def third_party_verify(database_url: str) -> str:
 
 
 def test_a_script_of_ones_own_following_docs_audit_md_verifies_the_chain(database_url: str) -> None:
-    upgrade(database_url)
     engine = make_engine(Settings(database_url=database_url))
     with unit_of_work(engine) as session:
         seed_demo(session)
@@ -95,7 +93,6 @@ def test_a_script_of_ones_own_following_docs_audit_md_verifies_the_chain(databas
 def test_verify_passes_an_intact_chain_and_names_the_row_someone_changed_or_removed(
     database_url: str,
 ) -> None:
-    upgrade(database_url)
     engine = make_engine(Settings(database_url=database_url))
     with unit_of_work(engine) as session:
         seed_demo(session)  # publishes rate cards: each one an audit event

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from backend.db import make_engine, unit_of_work
-from backend.migrations import upgrade
 from backend.services.demo.seed import seed_demo
 from backend.settings import Settings
 
@@ -33,7 +32,6 @@ def pilotshare(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def url(database_url: str) -> str:
-    upgrade(database_url)
     engine = make_engine(Settings(database_url=database_url))
     with unit_of_work(engine) as session:
         seed_demo(session)

@@ -13,7 +13,6 @@ from sqlmodel import select
 from backend.db import make_engine, unit_of_work, writer
 from backend.dispatcher import Dispatcher
 from backend.domain.commands import CommandAction
-from backend.migrations import upgrade
 from backend.models.command import DeviceCommand
 from backend.models.resource import Resource
 from backend.services.demo.seed import seed_demo
@@ -27,7 +26,6 @@ FIRST_RETRY = timedelta(seconds=10)
 
 @pytest.fixture(scope="module")
 def engine(database_url: str) -> Iterator[Engine]:
-    upgrade(database_url)
     made = make_engine(Settings(database_url=database_url))
     with unit_of_work(made) as session:
         seed_demo(session)

@@ -14,7 +14,6 @@ from sqlmodel import Session, col, select
 
 from backend.db import make_engine, unit_of_work
 from backend.domain.access import Principal, Role
-from backend.migrations import upgrade
 from backend.models.booking import Booking
 from backend.models.command import DeviceCommand
 from backend.models.resource import (
@@ -42,7 +41,6 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(database_url: str) -> Iterator[World]:
-    upgrade(database_url)
     engine = make_engine(Settings(database_url=database_url))
     with unit_of_work(engine) as session:
         seed_demo(session)

@@ -9,7 +9,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from backend.db import make_engine, unit_of_work
-from backend.migrations import upgrade
 from backend.models.booking import Booking
 from backend.services.demo.seed import seed_demo
 from backend.settings import Settings
@@ -34,7 +33,6 @@ def _row(start: int, end: int, status: str = "approved", resource_id: int = 1) -
 def test_exclusion_constraint_on_postgresql(database_url: str) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("the exclusion constraint is PostgreSQL's; SQLite serializes booking writers instead")
-    upgrade(database_url)
     engine = make_engine(Settings(database_url=database_url))
     with unit_of_work(engine) as session:
         seed_demo(session)

@@ -20,23 +20,23 @@ def _tables(url: str) -> set[str]:
         engine.dispose()
 
 
-def test_upgrade_from_empty_creates_every_table_and_downgrade_removes_them(database_url: str) -> None:
-    assert _tables(database_url) == set()
-    upgrade(database_url)
-    assert _tables(database_url) == set(SQLModel.metadata.tables)
-    downgrade(database_url, "base")
-    assert _tables(database_url) == set()
-    upgrade(database_url)
-    assert _tables(database_url) == set(SQLModel.metadata.tables)
+def test_upgrade_from_empty_creates_every_table_and_downgrade_removes_them(empty_database_url: str) -> None:
+    assert _tables(empty_database_url) == set()
+    upgrade(empty_database_url)
+    assert _tables(empty_database_url) == set(SQLModel.metadata.tables)
+    downgrade(empty_database_url, "base")
+    assert _tables(empty_database_url) == set()
+    upgrade(empty_database_url)
+    assert _tables(empty_database_url) == set(SQLModel.metadata.tables)
 
 
-def test_migrations_match_the_models(database_url: str) -> None:
+def test_migrations_match_the_models(empty_database_url: str) -> None:
     """A model change without a migration shows up here as a non-empty autogenerate diff."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    upgrade(database_url)
-    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    upgrade(empty_database_url)
+    engine = create_engine(empty_database_url.replace("postgresql://", "postgresql+psycopg://", 1))
     try:
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)

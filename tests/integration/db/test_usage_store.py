@@ -18,7 +18,6 @@ from sqlmodel import col, select
 
 from backend.db import make_engine, unit_of_work, writer
 from backend.domain.usage import STATES, Observation, Span, SpanList, UsageRules, in_device_order, track
-from backend.migrations import upgrade
 from backend.models.platform import Platform
 from backend.models.resource import Resource
 from backend.models.usage import UsageCursor, UsageSession
@@ -33,7 +32,6 @@ RULES = UsageRules(min_seconds=60)
 
 @pytest.fixture(scope="module")
 def engine(database_url: str) -> Iterator[Engine]:
-    upgrade(database_url)
     engine = make_engine(Settings(database_url=database_url))
     with unit_of_work(engine) as session:
         seed_demo(session)
