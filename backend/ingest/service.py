@@ -1,12 +1,12 @@
 """The ingest process: MQTT messages in, InfluxDB points and twin/alarm/usage-session rows out.
 
 Threads: paho's network loop only puts messages on a bounded queue (`on_message`); the worker thread
-takes them in batches, decodes and checks each (`backend.ingest.decode`, the contract of
-`edge_agent.protocol`) and hands the telemetry lines to the `InfluxWriter`; the store thread merges twin
-changes (the newest value per field of each message), alarms and usage sessions (from the samples'
+takes them in batches and decodes and checks each (`backend.ingest.decode`, the contract of
+`edge_agent.protocol`); the store thread merges twin changes (the newest value per field of each message), alarms and usage sessions (from the samples'
 `state` field and the Last Will; `backend.services.telemetry.usage`) into the SQL database in one
-transaction per batch, while the worker decodes the next batch (two workers of a group wait for each
-other's row locks there, and decoding meanwhile is what let them outrun one: docs/performance.md).
+transaction per batch, then hands the batch's telemetry lines to the `InfluxWriter`, while the worker
+decodes the next batch (two workers of a group wait for each other's row locks there, and decoding
+meanwhile is what let them outrun one: docs/performance.md).
 
 Delivery is at least once: the client uses paho's manual acknowledgement, and a batch's messages are
 acknowledged only after its points are in InfluxDB and its twin/alarm rows are committed. A message
@@ -158,22 +158,6 @@ class Digest:
     watched: dict[int, list[rule_watch.Sample]] = field(default_factory=dict)
 
 
-class _WhenBoth:
-    """Calls `then` once both halves of a batch are done: its points written, its rows committed."""
-
-    def __init__(self, then: Callable[[], None]) -> None:
-        self.then = then
-        self._left = 2
-        self._lock = threading.Lock()
-
-    def done(self) -> None:
-        with self._lock:
-            self._left -= 1
-            last = self._left == 0
-        if last:
-            self.then()
-
-
 def _first_line(exc: SQLAlchemyError) -> str:
     """The database's own message (SQLAlchemy puts notes such as "raised as a result of Query-invoked
     autoflush" before it)."""
@@ -251,7 +235,7 @@ class Ingest:
         self._with_twin: set[int] = set()  # resources whose twin row exists (made before a batch locks it)
         self._queue: queue.Queue[Received] = queue.Queue(maxsize=max_queue)
         # decoded batches waiting for the SQL step: one, so the next batch is decoded while one is stored
-        self._digests: queue.Queue[tuple[Digest, _WhenBoth] | None] = queue.Queue(maxsize=1)
+        self._digests: queue.Queue[tuple[Digest, list[tuple[int, int]]] | None] = queue.Queue(maxsize=1)
         self._stopping = threading.Event()
         self._connected = threading.Event()
         self._worker: threading.Thread | None = None
@@ -365,8 +349,8 @@ class Ingest:
         return batch
 
     def _work(self) -> None:
-        """Decode batches and hand them on: lines to the InfluxDB writer, rows to the store thread (which
-        stores one batch while this one decodes the next). A batch is acknowledged when both are done."""
+        """Decode batches and hand them to the store thread, which stores one batch while this one
+        decodes the next."""
         try:
             while True:
                 batch = self._take_batch()
@@ -381,23 +365,22 @@ class Ingest:
                     log.exception("ingest.batch_failed", messages=len(batch))
                     time.sleep(1)
                     continue
-                acks = [(item.mid, item.qos) for item in batch]
-                both = _WhenBoth(functools.partial(self._ack, acks))
-                self._digests.put((digest, both))
-                self.influx.submit(digest.lines, done=both.done)
+                self._digests.put((digest, [(item.mid, item.qos) for item in batch]))
         finally:
             self._digests.put(None)
 
     def _store_work(self) -> None:
+        """Commit each batch's rows, then hand its lines to the InfluxDB writer, which acknowledges the
+        batch once they are written (so a point in InfluxDB means its twin was updated before)."""
         while (item := self._digests.get()) is not None:
-            digest, both = item
+            digest, acks = item
             try:
                 self.store(digest)
             except Exception:
-                log.exception("ingest.batch_failed", messages=len(digest.lines))
+                log.exception("ingest.batch_failed", messages=len(acks))
                 time.sleep(1)
                 continue
-            both.done()
+            self.influx.submit(digest.lines, done=functools.partial(self._ack, acks))
 
     def _with_retries(self, what: str, step: Callable[[], T]) -> T:
         """Run a database step; while the database is away, retry with back-off (until stopped)."""

@@ -1,6 +1,6 @@
 """Ingest's two threads: the worker decodes the next batch while the store thread writes the last one
-into the SQL database, and a batch is acknowledged only when both its points are written and its rows
-are committed, never when its rows could not be stored."""
+into the SQL database; a batch's points go to InfluxDB once its rows are committed, and it is
+acknowledged once they are written, never when its rows could not be stored."""
 
 from __future__ import annotations
 
@@ -16,13 +16,17 @@ from tests.support.waiting import eventually
 
 
 class InstantWriter:
-    """Writes nothing and says so at once: the points half of a batch is done immediately."""
+    """Keeps the lines and says they are written at once."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
 
     def start(self) -> None: ...
 
     def stop(self, timeout: float = 0) -> None: ...
 
     def submit(self, lines: list[str], done: Callable[[], None] | None = None) -> None:
+        self.lines.extend(lines)
         if done is not None:
             done()
 
@@ -43,11 +47,12 @@ class FakeStore:
 
 @pytest.fixture
 def ingest() -> Iterator[tuple[Ingest, FakeStore, list[int]]]:
+    writer = InstantWriter()
     service = Ingest(
         "mqtt://127.0.0.1:1",
         create_engine("sqlite://"),
-        InstantWriter(),
-        repair_faults=False,  # type: ignore[arg-type]
+        writer,  # type: ignore[arg-type]
+        repair_faults=False,
     )
     store, acked = FakeStore(), []
     service.digest = lambda batch: Digest(lines=[item.payload.decode() for item in batch])  # type: ignore[method-assign]
@@ -68,18 +73,20 @@ def message(mid: int) -> Received:
     return Received("pilotshare/v1/p/r/telemetry", f"line {mid}".encode(), mid, 1, datetime.now(UTC))
 
 
-def test_a_batch_is_acknowledged_after_its_rows_are_committed_and_never_when_they_failed(
+def test_a_batch_is_written_and_acknowledged_after_its_rows_are_committed_never_when_they_failed(
     ingest: tuple[Ingest, FakeStore, list[int]],
 ) -> None:
     service, store, acked = ingest
+    written: list[str] = service.influx.lines  # type: ignore[attr-defined]
     service._queue.put(message(1))
     eventually(lambda: len(store.calls) == 1, what="the first batch to reach the store")
     service._queue.put(message(2))
     eventually(lambda: len(store.calls) == 2, what="the second batch to reach the store")
-    # its points are written (the writer said so at once), its rows are not committed yet
-    assert acked == []
+    # its rows are not committed yet: neither written nor acknowledged, nor is the failed first batch
+    assert (written, acked) == ([], [])
     service._queue.put(message(3))  # decoded meanwhile, waiting for the store thread
     eventually(lambda: service._digests.qsize() == 1, what="the next batch decoded while one is stored")
     store.release.set()
     eventually(lambda: acked == [2, 3], what="batches 2 and 3 acknowledged")
+    assert written == ["line 2", "line 3"]
     assert store.calls == [["line 1"], ["line 2"], ["line 3"]]
