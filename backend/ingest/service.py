@@ -2,11 +2,12 @@
 
 Threads: paho's network loop only puts messages on a bounded queue (`on_message`); the worker thread
 takes them in batches and decodes and checks each (`backend.ingest.decode`, the contract of
-`edge_agent.protocol`); the store thread merges twin changes (the newest value per field of each message), alarms and usage sessions (from the samples'
-`state` field and the Last Will; `backend.services.telemetry.usage`) into the SQL database in one
-transaction per batch, then hands the batch's telemetry lines to the `InfluxWriter`, while the worker
-decodes the next batch (two workers of a group wait for each other's row locks there, and decoding
-meanwhile is what let them outrun one: docs/performance.md).
+`edge_agent.protocol`); the store thread merges twin changes (the newest value per field of each
+message), alarms and usage sessions (from the samples' `state` field and the Last Will;
+`backend.services.telemetry.usage`) into the SQL database in one transaction per batch, then hands the
+batch's telemetry lines to the `InfluxWriter`, while the worker decodes the next batch (two workers of
+a group wait for each other's row locks there, and decoding meanwhile is what let them outrun one:
+docs/performance.md).
 
 Delivery is at least once: the client uses paho's manual acknowledgement, and a batch's messages are
 acknowledged only after its points are in InfluxDB and its twin/alarm rows are committed. A message
