@@ -21,7 +21,8 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from backend.domain.errors import Unavailable
 from backend.logs import get_logger
 
 log = get_logger("pilotshare.ingest.influx")
@@ -239,6 +241,17 @@ class InfluxClient:
             return False
         self.query(f"CREATE DATABASE {quote_identifier(self.database)}", write=True)
         return True
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """InfluxDB's refusals and outages inside the block as the domain's `Unavailable` (503), saying which."""
+    try:
+        yield
+    except InfluxError as exc:
+        raise Unavailable(f"telemetry store answered: {exc}") from None
+    except httpx.HTTPError as exc:
+        raise Unavailable(f"telemetry store is unreachable: {exc}") from None
 
 
 def _reason(response: httpx.Response) -> str:

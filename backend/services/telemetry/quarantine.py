@@ -12,12 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import httpx
 from sqlmodel import Session, col, select
 
-from backend.adapters.influx import InfluxClient, InfluxError, telemetry_lines
+from backend.adapters.influx import InfluxClient, store_errors, telemetry_lines
 from backend.domain.access import Principal, ensure_manages_platform, ensure_not_sme, ensure_reads_platform
-from backend.domain.errors import Conflict, Unavailable
+from backend.domain.errors import Conflict
 from backend.domain.telemetry_checks import QuarantineDecision
 from backend.models.platform import Platform
 from backend.models.resource import Resource
@@ -105,13 +104,9 @@ def review(
 def _write(client: InfluxClient, platform: str, resource: str, samples: list[Any]) -> None:
     """The samples as ingest kept them: [[epoch ns, {field: value}], ...]."""
     points = [(int(ts), fields) for ts, fields in samples]
-    try:
+    with store_errors():
         client.ensure_database()
         client.write(telemetry_lines(platform, resource, points))
-    except InfluxError as exc:
-        raise Unavailable(f"telemetry store answered: {exc}") from None
-    except httpx.HTTPError as exc:
-        raise Unavailable(f"telemetry store is unreachable: {exc}") from None
 
 
 def _public(row: QuarantinedTelemetry, resource: str) -> QuarantinedPublic:

@@ -12,12 +12,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlmodel import Session
 
-from backend.adapters.influx import MEASUREMENT, InfluxClient, InfluxError, quote_identifier, quote_string
+from backend.adapters.influx import (
+    MEASUREMENT,
+    InfluxClient,
+    InfluxError,
+    quote_identifier,
+    quote_string,
+    store_errors,
+)
 from backend.domain.access import Principal, Role
-from backend.domain.errors import AccessDenied, Invalid, Unavailable
+from backend.domain.errors import AccessDenied, Invalid
 from backend.domain.telemetry_checks import ns_to_datetime
 from backend.models.booking import Booking
 from backend.models.platform import Platform
@@ -100,14 +106,15 @@ def read_series(
     points: list[TelemetryPoint] = []
     for window_start, window_end in windows[:100]:
         q = _influxql(platform.code, resource.code, field, window_start, window_end, every)
-        try:
-            found = _series(client, q)
-        except InfluxError as exc:
-            if "unsupported mean" in str(exc) or ("mean" in str(exc) and "type" in str(exc)):
-                raise Invalid(
-                    "every", f"{field!r} is not numeric, so it cannot be averaged; leave every out"
-                ) from None
-            raise Unavailable(f"telemetry store answered: {exc}") from None
+        with store_errors():
+            try:
+                found = _series(client, q)
+            except InfluxError as exc:
+                if "unsupported mean" in str(exc) or ("mean" in str(exc) and "type" in str(exc)):
+                    raise Invalid(
+                        "every", f"{field!r} is not numeric, so it cannot be averaged; leave every out"
+                    ) from None
+                raise
         for series in found:
             for ts, value in series.get("values", []):
                 points.append(TelemetryPoint(time=ns_to_datetime(int(ts)), value=value))
@@ -151,10 +158,8 @@ def booking_run_data(
         )
         table = quote_identifier(MEASUREMENT)
         q = f"SELECT mean(*) FROM {table} WHERE {where} GROUP BY time({every}) fill(none)"
-        try:
+        with store_errors():
             found = _series(client, q)
-        except InfluxError as exc:
-            raise Unavailable(f"telemetry store answered: {exc}") from None
         for series in found:
             columns = series["columns"]
             names = [c.removeprefix("mean_") for c in columns[1:]]
@@ -179,8 +184,6 @@ def _series(client: InfluxClient, q: str) -> list[dict[str, Any]]:
         if "database not found" in str(exc):
             return []
         raise
-    except httpx.HTTPError as exc:
-        raise Unavailable(f"telemetry store is unreachable: {exc}") from None
     found: list[dict[str, Any]] = results[0].get("series", []) if results else []
     return found
 
