@@ -15,7 +15,7 @@ accepts what the contract refuses, and a refused message gets exactly the reason
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import itemgetter
+from operator import itemgetter, le
 from typing import Any
 
 import msgspec
@@ -134,6 +134,17 @@ def in_time_order(points: list[Point]) -> list[Point]:
 
 def latest_values(points: list[Point]) -> dict[str, tuple[int, FieldValue]]:
     """Per field, the (ts ns, value) of its newest sample; on equal timestamps the later sample wins."""
+    times = [ts for ts, _ in points]
+    if all(map(le, times, times[1:])):
+        # In time order, as a message almost always is: newest first, each name once.
+        newest: dict[str, tuple[int, FieldValue]] = {}
+        for ts_ns, fields in reversed(points):
+            if newest.keys() >= fields.keys():
+                continue
+            for name, value in fields.items():
+                if name not in newest:
+                    newest[name] = (ts_ns, value)
+        return newest
     ts_of: dict[str, int] = {}
     values: dict[str, Any] = {}
     for ts_ns, fields in in_time_order(points):

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.ingest.decode import decode_telemetry, latest_values
+from backend.ingest.decode import FieldValue, decode_telemetry, latest_values
 from edge_agent.protocol import Channel, PayloadError, parse_payload
 
 T0 = 1_796_083_200_000_000_000
@@ -118,3 +118,26 @@ def test_refusals_name_what_is_wrong_as_before(raw: bytes) -> None:
 def test_latest_value_per_field_by_device_time() -> None:
     points = [(T0 + 2, {"a": 2.0, "b": "x"}), (T0 + 1, {"a": 1.0, "c": True}), (T0 + 2, {"a": 3.0})]
     assert latest_values(points) == {"a": (T0 + 2, 3.0), "b": (T0 + 2, "x"), "c": (T0 + 1, True)}
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 5),
+            st.dictionaries(st.sampled_from("abcd"), st.integers() | st.booleans(), min_size=1, max_size=4),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    st.booleans(),
+)
+def test_latest_values_in_order_or_not_are_those_of_a_full_sort(
+    points: list[tuple[int, dict[str, FieldValue]]], in_order: bool
+) -> None:
+    """The shortcut for a message in time order gives what sorting and replaying every sample gives."""
+    if in_order:
+        points = sorted(points, key=lambda point: point[0])
+    expected: dict[str, tuple[int, FieldValue]] = {}
+    for ts_ns, fields in sorted(points, key=lambda point: point[0]):
+        expected.update({name: (ts_ns, value) for name, value in fields.items()})
+    assert latest_values(points) == expected
