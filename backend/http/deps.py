@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
@@ -119,22 +119,23 @@ def _request_token(request: Request, bearer: str | None) -> str | None:
     return token
 
 
-def get_current_user(request: Request, engine: EngineDep, settings: SettingsDep, token: TokenDep) -> User:
-    user = _user_from_token(engine, settings, _request_token(request, token))
-    if user is None:
+_Caller = TypeVar("_Caller", User, Principal)
+
+
+def _logged_in(caller: _Caller | None) -> _Caller:
+    if caller is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "log in first (POST /api/v1/auth/token)", _UNAUTHORIZED
         )
-    return user
+    return caller
+
+
+def get_current_user(request: Request, engine: EngineDep, settings: SettingsDep, token: TokenDep) -> User:
+    return _logged_in(_user_from_token(engine, settings, _request_token(request, token)))
 
 
 def get_principal(request: Request, engine: EngineDep, settings: SettingsDep, token: TokenDep) -> Principal:
-    principal = _principal_from_token(engine, settings, _request_token(request, token))
-    if principal is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "log in first (POST /api/v1/auth/token)", _UNAUTHORIZED
-        )
-    return principal
+    return _logged_in(_principal_from_token(engine, settings, _request_token(request, token)))
 
 
 def get_optional_principal(
