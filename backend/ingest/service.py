@@ -376,12 +376,10 @@ class Ingest:
         while (item := self._digests.get()) is not None:
             digest, acks = item
             try:
-                self.store(digest)
+                self._store_and_write(digest, acks)
             except Exception:
                 log.exception("ingest.batch_failed", messages=len(acks))
                 time.sleep(1)
-                continue
-            self.influx.submit(digest.lines, done=functools.partial(self._ack, acks))
 
     def _with_retries(self, what: str, step: Callable[[], T]) -> T:
         """Run a database step; while the database is away, retry with back-off (until stopped)."""
@@ -399,10 +397,13 @@ class Ingest:
     def process(self, batch: list[Received]) -> None:
         """One batch start to end in the calling thread (the running service splits it between two
         threads: `_work`, `_store_work`)."""
-        digest = self.digest(batch)
+        self._store_and_write(self.digest(batch), [(item.mid, item.qos) for item in batch])
+
+    def _store_and_write(self, digest: Digest, acks: list[tuple[int, int]]) -> None:
+        """The batch's rows committed, then its lines to the InfluxDB writer, which acknowledges the
+        batch's messages once they are written."""
         self.store(digest)
-        acks = [(item.mid, item.qos) for item in batch]
-        self.influx.submit(digest.lines, done=lambda: self._ack(acks))
+        self.influx.submit(digest.lines, done=functools.partial(self._ack, acks))
 
     def digest(self, batch: list[Received]) -> Digest:
         """Decode and check a batch: its InfluxDB lines and what it changes in the SQL database."""
@@ -502,8 +503,7 @@ class Ingest:
                 if not is_future(ts_ns, now_ns, self.max_skew_ns):
                     watched.setdefault(resource_id, []).append((ts_ns, {"state": payload.code}))
 
-        for resource_id in [rid for rid, items in states.items() if not items]:
-            del states[resource_id]
+        out.states = {rid: items for rid, items in states.items() if items}
         return out
 
     def store(self, digest: Digest) -> None:
