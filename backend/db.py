@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
 from backend.settings import Settings
 
 
 def make_engine(settings: Settings) -> Engine:
+    engine = _make_engine(settings)
+    event.listen(engine, "commit", _count_commit)
+    if not event.contains(OrmSession, "after_commit", _count_commit):
+        event.listen(OrmSession, "after_commit", _count_commit)
+    return engine
+
+
+def _make_engine(settings: Settings) -> Engine:
     url = settings.database_url
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
@@ -33,6 +43,25 @@ def make_engine(settings: Settings) -> Engine:
     return create_engine(
         url, pool_pre_ping=True, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
     )
+
+
+class _Commits:
+    """Commits this process has begun or finished, counted up and never down."""
+
+    lock = threading.Lock()
+    count = 0
+
+
+def _count_commit(*_: Any) -> None:
+    with _Commits.lock:
+        _Commits.count += 1
+
+
+def commits_seen() -> int:
+    """A number that changes whenever this process begins or finishes a commit (a unit of work's after
+    its COMMIT returned): an answer read from the database when it was `n` is out of date once it is no
+    longer `n` (backend.http.caching.RecentAnswers)."""
+    return _Commits.count
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -3,14 +3,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
+from sqlalchemy.engine import Engine
 
 from backend.db import reading
 from backend.domain.errors import Invalid
 from backend.domain.intervals import Interval
-from backend.http.caching import conditional
-from backend.http.deps import Caller, City, EngineDep, Limit, Offset, SearchText, SessionDep
+from backend.http.caching import RecentAnswers, Tagged, conditional, tagged
+from backend.http.deps import Caller, City, EngineDep, Limit, Offset, SearchText, SessionDep, SettingsDep
 from backend.models.common import Day, Id, Moment, Page
 from backend.models.rate import RateCardCreate, RateCardPublic, RateCardUpdate
 from backend.models.resource import (
@@ -99,25 +101,46 @@ class Availability(BaseModel):
     free: list[FreeInterval]
 
 
+async def recent_availability(request: Request, settings: SettingsDep) -> RecentAnswers:
+    """This process's recent availability answers (made with its first query)."""
+    state = request.app.state
+    answers: RecentAnswers | None = getattr(state, "availability_answers", None)
+    if answers is None:
+        answers = state.availability_answers = RecentAnswers(settings.availability_cache_seconds)
+    return answers
+
+
 @router.get(
     "/{resource_id}/availability",
     response_model=Availability,
     responses={304: {"description": "unchanged since the `ETag` given in `If-None-Match`"}},
 )
-def availability(
+async def availability(
     request: Request,
     engine: EngineDep,
+    answers: Annotated[RecentAnswers, Depends(recent_availability)],
     resource_id: Id,
     start: Annotated[Moment, Query(alias="from", description="ISO 8601 with zone")],
     end: Annotated[Moment, Query(alias="to", description="ISO 8601 with zone")],
 ) -> Response:
     """Free intervals in the platform's time zone: opening hours minus maintenance windows and bookings.
-    Answers carry an `ETag`; sending it back in `If-None-Match` gives 304 while nothing changed."""
+    Answers carry an `ETag`; sending it back in `If-None-Match` gives 304 while nothing changed.
+    A server process may give an answer again for up to `PILOTSHARE_AVAILABILITY_CACHE_SECONDS` (1 s) while
+    it has written nothing since; a booking shows at once in the process that made it."""
     if end <= start:
         raise Invalid("to", "must be after from")
+    key = (resource_id, start, end)
+    answer = answers.get(key)
+    if answer is None:
+        read = answers.before_reading()
+        answer = await run_in_threadpool(_free_time, engine, resource_id, Interval(start, end))
+        answers.put(key, answer, read)
+    return conditional(request, answer, cache="public, max-age=0, must-revalidate")
+
+
+def _free_time(engine: Engine, resource_id: int, window: Interval) -> Tagged:
     with reading(engine) as connection:
-        body = availability_service.availability(connection, resource_id, Interval(start, end)).as_json()
-    return conditional(request, body, cache="public, max-age=0, must-revalidate")
+        return tagged(availability_service.availability(connection, resource_id, window).as_json())
 
 
 @router.get("/{resource_id}/maintenance", response_model=list[MaintenanceWindowPublic])

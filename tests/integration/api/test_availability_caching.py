@@ -7,6 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from backend.db import make_engine, unit_of_work
+from backend.models.resource import MaintenanceWindow
+from backend.settings import Settings
 from tests.integration.api.conftest import Api, unique
 
 pytestmark = pytest.mark.integration
@@ -42,3 +45,35 @@ def test_an_unchanged_answer_is_304_and_a_booking_changes_the_tag(api: Api) -> N
     changed = api.client.get(url, params=query, headers={"If-None-Match": first.headers["etag"]})
     assert changed.status_code == 200 and changed.headers["etag"] != first.headers["etag"]
     assert changed.json()["free"][0]["start"] != first.json()["free"][0]["start"]
+
+
+def test_a_commit_anywhere_in_the_process_retires_the_answers_it_kept(api: Api, database_url: str) -> None:
+    """The API process keeps an answer for a moment (PILOTSHARE_AVAILABILITY_CACHE_SECONDS); a change
+    committed by this process, through the API or not, is in its very next answer."""
+    resource = api.admin(
+        "POST",
+        f"{V1}/resources",
+        {
+            "platform_id": api.ids["platform"],
+            "code": unique("EK"),
+            "kind": "instrument",
+            "name": "缓存",
+            "opening_hours": ALWAYS,
+        },
+    )
+    start = (datetime.now(UTC) + timedelta(days=30)).replace(minute=0, second=0, microsecond=0)
+    url = f"{V1}/resources/{resource['id']}/availability"
+    query = {"from": start.isoformat(), "to": (start + timedelta(days=2)).isoformat()}
+    first = api.client.get(url, params=query).json()
+    assert api.client.get(url, params=query).json() == first
+
+    engine = make_engine(Settings(database_url=database_url))
+    with unit_of_work(engine) as session:
+        session.add(
+            MaintenanceWindow(
+                resource_id=resource["id"], start=start, end=start + timedelta(hours=3), reason="x"
+            )
+        )
+    engine.dispose()
+    after = api.client.get(url, params=query).json()
+    assert after["free"][0]["start"] != first["free"][0]["start"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -55,3 +56,26 @@ def test_a_token_and_a_booking_from_one_replica_hold_on_the_other(replicas: tupl
         httpx.get(f"{a}{V1}/resources/3/availability?{window}").json()
         == httpx.get(f"{b}{V1}/resources/3/availability?{window}").json()
     )
+
+
+def test_a_replica_that_kept_an_availability_answer_shows_the_other_ones_booking_soon(
+    replicas: tuple[str, str],
+) -> None:
+    """A process keeps an availability answer for at most PILOTSHARE_AVAILABILITY_CACHE_SECONDS (1 s) while
+    it writes nothing itself: the replica that booked shows the booking at once, the other one soon."""
+    a, b = replicas
+    token = httpx.post(
+        f"{a}{V1}/auth/token", data={"username": "operator@jinan-bio.demo", "password": "demo-operator-2026"}
+    ).json()
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    url = f"{V1}/resources/3/availability?from=2027-10-05T00:00:00%2B08:00&to=2027-10-06T00:00:00%2B08:00"
+    before = httpx.get(f"{b}{url}").json()
+    slot = {"resource_id": 3, "start": "2027-10-05T09:00:00+08:00", "end": "2027-10-05T11:00:00+08:00"}
+    made = httpx.post(f"{a}{V1}/bookings", json={**slot, "purpose": "kept answers"}, headers=headers)
+    assert made.status_code == 201, made.text
+    at_a = httpx.get(f"{a}{url}").json()
+    assert at_a != before
+    deadline = time.monotonic() + 30
+    while httpx.get(f"{b}{url}").json() != at_a:
+        assert time.monotonic() < deadline, "the other replica kept its answer for 30 s"
+        time.sleep(0.05)
