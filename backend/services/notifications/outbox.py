@@ -10,16 +10,17 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, insert
 from sqlmodel import Session, col, select
 
 from backend.domain.access import Role
 from backend.domain.notifications import SUBJECTS
 from backend.models.booking import Booking
-from backend.models.outbox import OutboxMessage
+from backend.models.outbox import OutboxMessage, OutboxStatus
 from backend.models.platform import Platform
 from backend.models.resource import Resource
 from backend.models.twin import Alarm
+from backend.models.types import utcnow
 from backend.models.user import User
 from backend.models.webhook import Webhook
 
@@ -80,31 +81,36 @@ def _send(
     payload: dict[str, Any],
 ) -> None:
     """One e-mail per address, and one call per active webhook of the platform that takes `event`."""
-    for email in emails:
-        session.add(
-            OutboxMessage(
-                event=event,
-                booking_id=booking_id,
-                channel="email",
-                recipient=email,
-                subject=subject,
-                body=body,
-                payload=payload,
-            )
-        )
+    now = utcnow()
+    message = {
+        "created_at": now,
+        "event": event,
+        "booking_id": booking_id,
+        "subject": subject,
+        "status": OutboxStatus.pending.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": None,
+        "sent_at": None,
+    }
+    rows = [
+        {**message, "channel": "email", "recipient": email, "body": body, "payload": payload}
+        for email in emails
+    ]
     for hook_id, url, events in session.exec(_active_webhooks(), params={"platform_id": platform_id}):
         if events is None or event in events:
-            session.add(
-                OutboxMessage(
-                    event=event,
-                    booking_id=booking_id,
-                    channel="webhook",
-                    recipient=url,
-                    subject=subject,
-                    body="",
-                    payload={**payload, "webhook_id": hook_id},
-                )
+            rows.append(
+                {
+                    **message,
+                    "channel": "webhook",
+                    "recipient": url,
+                    "body": "",
+                    "payload": {**payload, "webhook_id": hook_id},
+                }
             )
+    if rows:
+        # Rows, not ORM objects: every booking writes one, and nothing reads it back in this unit of work.
+        session.exec(_insert_message(), params=rows)
 
 
 # Every booking's notification reads these two: columns, not objects, with statements built once.
@@ -124,6 +130,11 @@ def _requester_email(session: Session, user_id: int | None) -> list[str]:
 @cache
 def _user_email() -> Any:
     return select(col(User.email), col(User.is_active)).where(col(User.id) == bindparam("user_id"))
+
+
+@cache
+def _insert_message() -> Any:
+    return insert(OutboxMessage.__table__)  # type: ignore[attr-defined]  # the table: a plain Core insert
 
 
 @cache
