@@ -17,6 +17,10 @@ Phases, each bounded by a request count and --max-seconds:
    booked ones included), closed loop.
 3. `availability_paced`: the same query at a fixed total rate (--paced-rate per second) spread over the
    clients; latency counts from the scheduled send time, so a server falling behind shows up in it.
+4. With `wrk` (installed from Debian's packages when missing), --wrk-seconds each: `healthz`;
+   `availability` over the 40 instrument-weeks (the server may give a recent answer again, see
+   PILOTSHARE_AVAILABILITY_CACHE_SECONDS); `availability_distinct`, 4,000 windows a minute apart so that
+   every answer is read from the database; `booking` of non-colliding slots.
 
 Prints ONE JSON object: per phase requests, errors, status counts, requests/s, p50/p90/p99/max latency in
 ms, and the CPU seconds the server used (for the wrk phases also per request); the load average before and
@@ -345,6 +349,25 @@ end
 """
 
 
+def distinct_availability_script(paths: list[str]) -> str:
+    """As `availability_script`, but the two wrk threads start half the list apart: with thousands of
+    paths no window is asked again within seconds, so no answer can come from the server's recent
+    answers (PILOTSHARE_AVAILABILITY_CACHE_SECONDS) and each is read from the database."""
+    return f"""
+local paths = {_lua_list(paths)}
+local threads = 0
+setup = function(thread)
+  thread:set("offset", threads * math.floor(#paths / 2))
+  threads = threads + 1
+end
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[((i + offset) % #paths) + 1])
+end
+"""
+
+
 def booking_script(ids: list[int], first_start: datetime, token: str) -> str:
     """Each request books the next free one-hour weekday slot (08:00-20:00 in the platform's zone),
     instruments in turn; the two wrk threads take alternate slots, so no two requests collide."""
@@ -388,11 +411,18 @@ async def wrk_phases(
         for week in weeks
         for code in INSTRUMENTS
     ]
+    distinct = [
+        f"/api/v1/resources/{ids[code]}/availability?"
+        + urlencode({"from": start.isoformat(), "to": (start + timedelta(days=7)).isoformat()})
+        for start in (week + timedelta(minutes=m) for week in weeks for m in range(100))
+        for code in INSTRUMENTS
+    ]
     far = monday + timedelta(weeks=args.wrk_booking_week)  # clear of the Python phases' bookings
     phases: dict[str, Any] = {}
     for name, path, script in (
         ("healthz", "/api/v1/healthz", None),
         ("availability", paths[0], availability_script(paths)),
+        ("availability_distinct", distinct[0], distinct_availability_script(distinct)),
         (
             "booking",
             "/api/v1/bookings",
@@ -408,9 +438,10 @@ async def wrk_phases(
             result["server_cpu_s"] = round((cpu_seconds(pid) or 0) - before, 2)
             result["server_cpu_ms_per_request"] = round(1000 * result["server_cpu_s"] / result["requests"], 3)
         log(f"wrk {name}: {phases[name]}")
-    healthz, availability = phases["healthz"]["requests_per_s"], phases["availability"]["requests_per_s"]
-    if healthz and availability:
-        phases["availability_vs_healthz"] = round(availability / healthz, 3)
+    healthz = phases["healthz"]["requests_per_s"]
+    for name in ("availability", "availability_distinct"):
+        if healthz and phases[name]["requests_per_s"]:
+            phases[f"{name}_vs_healthz"] = round(phases[name]["requests_per_s"] / healthz, 3)
     return phases
 
 
