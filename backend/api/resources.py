@@ -129,12 +129,10 @@ async def availability(
     it has written nothing since; a booking shows at once in the process that made it."""
     if end <= start:
         raise Invalid("to", "must be after from")
-    key = (resource_id, start, end)
-    answer = answers.get(key)
-    if answer is None:
-        read = answers.before_reading()
-        answer = await run_in_threadpool(_free_time, engine, resource_id, Interval(start, end))
-        answers.put(key, answer, read)
+    answer = await answers.answer(
+        (resource_id, start, end),
+        lambda: run_in_threadpool(_free_time, engine, resource_id, Interval(start, end)),
+    )
     return conditional(request, answer, cache="public, max-age=0, must-revalidate")
 
 
