@@ -542,6 +542,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--url", help="benchmark a running server (loopback only) instead of starting one")
+    parser.add_argument("--server-pid", type=int, help="with --url: the server's process, to count its CPU")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--availability", type=int, default=3000, help="availability queries (closed loop)")
@@ -569,7 +570,9 @@ def main() -> None:
     if args.url:
         if urlsplit(args.url).hostname not in LOOPBACK:
             parser.error("--url must point at this machine (127.0.0.1 / localhost)")
-        result.update(server=args.url, phases=asyncio.run(measure(args, args.url.rstrip("/"), None)))
+        result.update(
+            server=args.url, phases=asyncio.run(measure(args, args.url.rstrip("/"), args.server_pid))
+        )
     else:
         with (
             fresh_database(args.postgres_url) as database_url,
