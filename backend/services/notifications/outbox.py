@@ -108,8 +108,11 @@ def _send(
                     "payload": {**payload, "webhook_id": hook_id},
                 }
             )
-    if rows:
-        # Rows, not ORM objects: every booking writes one, and nothing reads it back in this unit of work.
+    # Rows, not ORM objects: every booking writes one, and nothing reads it back in this unit of work.
+    # One row (the usual case) goes as a plain execute: executemany's batching costs more than it saves.
+    if len(rows) == 1:
+        session.exec(_insert_message(), params=rows[0])
+    elif rows:
         session.exec(_insert_message(), params=rows)
 
 
