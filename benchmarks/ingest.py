@@ -17,8 +17,9 @@ take turns at its one write lock). `--repeat` runs every subject that many times
 - loss: samples published - points found in InfluxDB at the end (`count(state)`; every sample has one);
 - rss_mb: the largest resident set seen per process while draining (all of a subject's processes);
 - twin latency (pilotshare only): afterwards the workers go on running while live messages are published
-  at 80 % of the drain rate for `--latency-seconds`; each message's newest sample is stamped with the time
-  it is sent, and its latency is the time until the twin table (polled every 0.05 s) shows it or a newer one.
+  at 80 % of the drain rate for `--latency-seconds` (20 instruments, each message's samples spread over the
+  time since that instrument's previous one); each message's newest sample is stamped with the time it is
+  sent, and its latency is the time until the twin table (polled every 0.05 s) shows it or a newer one.
 
 Node-RED 4 and node-red-contrib-influxdb are installed from the npm registry into `.var/cache/node-red`
 the first time. Its flow is the usual one: `mqtt in` (persistent session, QoS 1, JSON) → a function that
@@ -167,6 +168,56 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` (all its threads) so far; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+class CpuShares:
+    """CPU each party used between `start()` and `shares()`, in cores (1.0 = one core all the time)."""
+
+    def __init__(self, parties: dict[str, Callable[[], list[int]]]) -> None:
+        self.parties = parties
+        self.before: dict[str, dict[int, float]] = {}
+        self.started = 0.0
+
+    def _read(self) -> dict[str, dict[int, float]]:
+        return {name: {pid: cpu_seconds(pid) for pid in pids()} for name, pids in self.parties.items()}
+
+    def start(self) -> None:
+        self.before = self._read()
+        self.started = time.monotonic()
+
+    def shares(self) -> dict[str, float]:
+        after = self._read()
+        seconds = time.monotonic() - self.started
+        return {
+            name: round(
+                sum(v - self.before.get(name, {}).get(pid, 0.0) for pid, v in used.items()) / seconds, 2
+            )
+            for name, used in after.items()
+        }
+
+
 def drain(influx: InfluxServer, pids: Callable[[], list[int]], total: int, timeout: float) -> dict[str, Any]:
     base = points_requested(influx)
     first = last = None
@@ -211,6 +262,7 @@ def twin_latency(
     rate: float,
     seconds: float,
     per_message: int,
+    cpu: CpuShares,
 ) -> dict[str, Any]:
     """Publish live messages at `rate` samples/s; latency of each message's newest sample to the twin."""
     sent: dict[int, list[int]] = {rid: [] for rid in ids.values()}  # resource -> newest ts per message
@@ -244,37 +296,43 @@ def twin_latency(
     fields = {code: make_device(kind, code).read() for _, code, kind in live}
     encode = msgspec.json.encode
     per_second = rate / per_message
+    # An instrument's samples are spread evenly over the time since its previous message, as an agent
+    # buffering between sends has them: in order, none older than what it sent before.
+    previous = {code: time.time_ns() - 10**9 for _, code, _ in live}
     started = time.monotonic()
+    cpu.start()
     count = 0
     while time.monotonic() - started < seconds:
         due = int((time.monotonic() - started) * per_second)
         while count < due:
             _, code, _ = live[count % len(live)]
             now = time.time_ns()
+            step, previous[code] = (now - previous[code]) // per_message, now
             row = {**fields[code], "state": "running"}
-            rows = [
-                {"ts": now - (per_message - 1 - i) * 1_000_000, "fields": row} for i in range(per_message)
-            ]
+            rows = [{"ts": now - (per_message - 1 - i) * step, "fields": row} for i in range(per_message)]
             topic, client = clients[code]
             client.publish(topic, encode({"agent": "live", "seq": count, "samples": rows}), 1)
             sent[ids[code]].append(now)
             count += 1
         time.sleep(0.005)
+    cpu_cores = cpu.shares()
     time.sleep(3)
     stop.set()
     watcher.join()
     for _, client in clients.values():
         client.disconnect()
         client.loop_stop()
-    latencies = []
+    latencies: list[tuple[int, float | None]] = []  # (sent, latency)
     for rid, stamps in sent.items():
         views = seen[rid]
         for ts in stamps:
             when = next((w for ns, w in views if ns >= ts), None)
-            latencies.append(None if when is None else (when - ts) / 1e9)
-    measured = sorted(v for v in latencies if v is not None)
+            latencies.append((ts, None if when is None else (when - ts) / 1e9))
+    measured = sorted(v for _, v in latencies if v is not None)
     if not measured:
         return {"messages": count, "never_seen": len(latencies)}
+    latencies.sort()
+    thirds = [latencies[i * len(latencies) // 3 : (i + 1) * len(latencies) // 3] for i in range(3)]
     return {
         "offered_samples_per_s": round(rate),
         "messages": count,
@@ -282,6 +340,14 @@ def twin_latency(
         "p50_s": round(statistics.quantiles(measured, n=100)[49], 3),
         "p99_s": round(statistics.quantiles(measured, n=100)[98], 3),
         "max_s": round(measured[-1], 3),
+        # p50 over the first, middle and last third of the messages: growing means ingest fell behind
+        "p50_by_thirds_s": [
+            round(statistics.median(v for _, v in third if v is not None), 3)
+            for third in thirds
+            if any(v is not None for _, v in third)
+        ],
+        # CPU used while publishing, in cores (2 on this machine): who shares them with ingest
+        "cpu_cores": cpu_cores,
     }
 
 
@@ -392,6 +458,15 @@ def run_pilotshare(
                 0.8 * result["points_per_s"],
                 args.latency_seconds,
                 args.per_message,
+                CpuShares(
+                    {
+                        "ingest": lambda: [p.pid for p in procs],
+                        "publisher (this benchmark)": lambda: [os.getpid()],
+                        "mosquitto": lambda: [broker.proc.pid] if broker.proc else [],
+                        "influxd": lambda: [influx.proc.pid] if influx.proc else [],
+                        "postgres": postgres_pids,
+                    }
+                ),
             )
     finally:
         summaries = stop_all(procs)
