@@ -10,7 +10,8 @@ is not raised again until the signal has come back inside once.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+import operator
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -130,6 +131,15 @@ def judge(rule: Rule, standing: Standing, at: datetime, value: float) -> Verdict
     return Verdict.nothing
 
 
+#: `holds` as one C function per comparison, for the hot loop
+_HOLDS: dict[Comparison, Callable[[float, float], bool]] = {
+    Comparison.gt: operator.gt,
+    Comparison.ge: operator.ge,
+    Comparison.lt: operator.lt,
+    Comparison.le: operator.le,
+}
+
+
 def judge_samples(
     rule: Rule, standing: Standing, ordered: Iterable[Sample], after_ns: int
 ) -> tuple[int, list[tuple[Verdict, datetime, float]]]:
@@ -137,22 +147,26 @@ def judge_samples(
     the rule's signal; returns the newest time judged and what to do, in order (nothing left out).
 
     Ingest's hot loop: a sample that changes nothing (inside the limit with no breach running, or
-    still beyond the clear limit of an open alarm) costs a comparison, no datetime."""
+    still beyond the clear limit of an open alarm) costs a comparison, no datetime and no call."""
     newest = after_ns
-    signal, comparison, limit = rule.signal, rule.comparison, rule.limit
+    signal, limit = rule.signal, rule.limit
+    beyond = _HOLDS[rule.comparison]
+    bound = limit if rule.clear_limit is None else rule.clear_limit
     verdicts: list[tuple[Verdict, datetime, float]] = []
     for ts_ns, fields in ordered:
         if ts_ns <= newest:
             continue
-        value = numeric(fields.get(signal))
-        if value is None:
-            continue
+        value = fields.get(signal)
+        if type(value) is not float or value - value != 0.0:  # not a finite float (NaN - NaN is NaN)
+            value = numeric(value)
+            if value is None:
+                continue
         newest = ts_ns
         if standing.open is Open.none:
-            if standing.breach_since is None and not holds(comparison, value, limit):
+            if standing.breach_since is None and not beyond(value, limit):
                 continue
-        elif not rule.recovered(value):
-            continue
+        elif beyond(value, bound):
+            continue  # not recovered
         at = ns_to_datetime(ts_ns)
         verdict = judge(rule, standing, at, value)
         if verdict is not Verdict.nothing:

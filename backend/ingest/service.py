@@ -56,7 +56,7 @@ from backend.domain.telemetry_checks import (
     ns_to_datetime,
     sort_samples,
 )
-from backend.domain.usage import Observation, UsageRules, is_state
+from backend.domain.usage import Observation, Readings, UsageRules, is_state
 from backend.ingest.decode import TelemetryMessage, decode_telemetry, latest_values
 from backend.ingest.faults import FaultRepairs
 from backend.logs import get_logger
@@ -455,11 +455,7 @@ class Ingest:
                 watched.setdefault(resource_id, []).extend(points)
                 for name, (ts_ns, value) in latest_values(points).items():
                     change.read(name, ts_ns, value)
-                readings = states.setdefault(resource_id, [])
-                for ts_ns, fields in points:
-                    state = fields.get("state")
-                    if is_state(state):
-                        readings.append(Observation(ns_to_datetime(ts_ns), str(state), agent=payload.agent))
+                states.setdefault(resource_id, []).append(Readings(payload.agent, points))
                 self.stats.samples += len(points)
             elif isinstance(payload, StatusOnline):
                 since_ns = to_epoch_ns(payload.since)

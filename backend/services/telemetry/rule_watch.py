@@ -18,6 +18,7 @@ import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
@@ -45,6 +46,7 @@ __all__ = ["REFRESH_SECONDS", "Outcome", "Rule", "RuleBook", "Sample", "evaluate
 #: how often ingest reads the rules again: a rule added through the API is evaluated within this
 REFRESH_SECONDS = 10.0
 FAULT = "fault"
+_TIME = itemgetter(0)  # a sample's device time
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,7 @@ def evaluate(
         for twin in session.exec(select(Twin).where(col(Twin.resource_id).in_(ids)))
     }
     for resource_id in ids:
-        ordered = sorted(samples[resource_id], key=lambda sample: sample[0])
+        ordered = sorted(samples[resource_id], key=_TIME)
         resource = resources.get(resource_id)
         if resource is not None:
             for rule in rules[resource_id]:
@@ -201,14 +203,19 @@ def _judge_rule(
 
 def _newest_state(reading: object, ordered: Sequence[Sample]) -> tuple[int, str] | None:
     """The newest state reading: the twin's (`reading`, which holds this batch's telemetry) or a state
-    event's."""
+    event's; of samples at the same time, the first in `ordered` (oldest first)."""
     newest: tuple[int, str] | None = None
     if isinstance(reading, dict) and isinstance(reading.get("value"), str):
         newest = (int(reading.get("ns", 0)), reading["value"])
-    for ts_ns, fields in ordered:
+    found: tuple[int, str] | None = None
+    for ts_ns, fields in reversed(ordered):  # from the newest: usually the last sample carries a state
+        if found is not None and ts_ns < found[0]:
+            break
         state = fields.get("state")
-        if isinstance(state, str) and (newest is None or ts_ns > newest[0]):
-            newest = (ts_ns, state)
+        if isinstance(state, str):
+            found = (ts_ns, state)
+    if found is not None and (newest is None or found[0] > newest[0]):
+        return found
     return newest
 
 

@@ -33,7 +33,8 @@ MATCHED_STATUSES = frozenset(
 )
 
 
-Item = rules.Observation | None  # None: the agent's Last Will (offline)
+#: a status birth's reading, a telemetry message's readings, or None: the agent's Last Will (offline)
+Item = rules.Observation | rules.Readings | None
 
 
 class _SqlSpans:
@@ -266,13 +267,16 @@ def record(
         if resource_id not in platforms:
             continue
         cursor = cursors.get(resource_id)
+        observed = rules.observations(items[resource_id], None if cursor is None else cursor.state_ns)
+        if not observed:
+            continue  # telemetry without a state reading
         if cursor is None:
             cursor = UsageCursor(resource_id=resource_id)
             session.add(cursor)
         store = _SqlSpans(session, resource_id, platforms[resource_id], cursor)
         open_row = open_rows.get(cursor.open_session_id)
         newest = ns_to_datetime(cursor.state_ns) if cursor.state_ns else None
-        ordered = rules.thin(rules.in_device_order(items[resource_id]), newest)
+        ordered = rules.thin(rules.in_device_order(observed), newest)
         late = [obs.at for obs in ordered if obs is not None and newest is not None and obs.at <= newest]
         if late:
             store.preload(min(late), max(late))

@@ -10,9 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from backend.domain.telemetry_checks import datetime_to_ns, ns_to_datetime
 from backend.domain.usage import (
     STATES,
     Observation,
+    Readings,
     Span,
     SpanList,
     Tracker,
@@ -20,6 +22,7 @@ from backend.domain.usage import (
     counts_as_use,
     in_device_order,
     is_state,
+    observations,
     thin,
     track,
 )
@@ -416,3 +419,82 @@ def test_thinning_a_batch_leaves_the_sessions_its_every_sample_makes(
             cursor, open_span = tracker.cursor, tracker.open
         results.append(sessions(store, tracker))
     assert results[0] == results[1]
+
+
+# --------------------------------------------------------------------------- observations of a batch
+
+NS0 = datetime_to_ns(T0)
+
+
+@st.composite
+def message_batches(draw: st.DrawFn) -> list[Observation | Readings | None]:
+    """A resource's items in one batch: telemetry messages (samples with and without a valid state, often
+    in order, sometimes overlapping, late or within one microsecond), now and then a Last Will or a
+    status birth."""
+    ns = NS0 + draw(st.integers(0, 10**9))
+    items: list[Observation | Readings | None] = []
+    for _ in range(draw(st.integers(1, 5))):
+        kind = draw(st.sampled_from(["message"] * 6 + ["will", "birth"]))
+        if kind == "will":
+            items.append(None)
+            continue
+        if kind == "birth":
+            items.append(Observation(ns_to_datetime(ns), draw(st.sampled_from(STATES)), "status", "a"))
+            continue
+        ns += draw(st.sampled_from([0, 1, 400, 1000, 10**9, -(10**9), -(5 * 10**9)]))
+        points: list[tuple[int, dict[str, object]]] = []
+        state = draw(st.sampled_from(STATES))
+        for _ in range(draw(st.integers(0, 12))):
+            ns += draw(st.sampled_from([1000, 1000, 10**8, 10**9, 30 * 10**9, 0, 1, -(10**9)]))
+            if draw(st.integers(0, 3)) == 0:
+                state = draw(st.sampled_from(STATES))
+            extra = draw(st.sampled_from([{}, {"state": "bogus"}, {"state": 3}, {"temp": 1.5}]))
+            fields = {"state": state} if draw(st.integers(0, 5)) else {"temp": 20.0}
+            points.append((ns, fields | extra if "state" not in extra else extra))
+        items.append(Readings(draw(st.sampled_from(["a", "b", None])), points))
+    return items
+
+
+def every_reading(items: list[Observation | Readings | None]) -> list[Observation | None]:
+    out: list[Observation | None] = []
+    for item in items:
+        if isinstance(item, Readings):
+            out.extend(
+                Observation(ns_to_datetime(ns), str(f["state"]), "telemetry", item.agent)
+                for ns, f in item.points
+                if is_state(f.get("state"))
+            )
+        else:
+            out.append(item)
+    return out
+
+
+@settings(max_examples=1000)
+@given(message_batches(), st.one_of(st.none(), st.integers(NS0, NS0 + 40 * 10**9)))
+def test_a_batch_observed_by_its_runs_thins_to_what_every_reading_thins_to(
+    items: list[Observation | Readings | None], cursor_ns: int | None
+) -> None:
+    """`observations` leaves out readings inside a run only where `thin` would drop them anyway."""
+    cursor = None if cursor_ns is None else ns_to_datetime(cursor_ns)
+    if cursor_ns is not None:
+        cursor_ns = datetime_to_ns(cursor)  # the cursor as the database holds it: whole microseconds
+    expected = thin(in_device_order(every_reading(items)), cursor)
+    assert thin(in_device_order(observations(items, cursor_ns)), cursor) == expected
+
+
+def test_messages_in_order_become_the_edges_of_their_runs() -> None:
+    first = Readings("a", [(NS0 + i * 10**9, {"state": "running", "t": 1.0}) for i in range(50)])
+    second = Readings(
+        "a", [(NS0 + (50 + i) * 10**9, {"state": "running" if i < 10 else "idle"}) for i in range(20)]
+    )
+    got = observations([first, second], NS0 - 1000)
+    assert [(round((o.at - T0).total_seconds()), o.state) for o in got if o is not None] == [
+        (0, "running"),
+        (49, "running"),
+        (50, "running"),
+        (59, "running"),
+        (60, "idle"),
+        (69, "idle"),
+    ]
+    late = observations([first], NS0 + 10 * 10**9)  # the cursor is inside the message: every reading
+    assert len(late) == 50
