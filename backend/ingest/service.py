@@ -235,7 +235,7 @@ class Ingest:
         self.fault_repairs = FaultRepairs(engine) if repair_faults else None
         self._with_twin: set[int] = set()  # resources whose twin row exists (made before a batch locks it)
         self._queue: queue.Queue[Received] = queue.Queue(maxsize=max_queue)
-        # decoded batches waiting for the SQL step: one, so the next batch is decoded while one is stored
+        # a decoded batch on its way to the SQL step: the next batch is decoded while one is stored
         self._digests: queue.Queue[tuple[Digest, list[tuple[int, int]]] | None] = queue.Queue(maxsize=1)
         self._stopping = threading.Event()
         self._connected = threading.Event()
@@ -366,7 +366,13 @@ class Ingest:
                     log.exception("ingest.batch_failed", messages=len(batch))
                     time.sleep(1)
                     continue
-                self._digests.put((digest, [(item.mid, item.qos) for item in batch]))
+                acks = [(item.mid, item.qos) for item in batch]
+                # Not held here while the next batch is taken and decoded, and handed over only when the
+                # store thread takes it: two batches in memory at most, one stored while the next decodes.
+                del batch
+                self._digests.put((digest, acks))
+                del digest
+                self._digests.join()
         finally:
             self._digests.put(None)
 
@@ -374,12 +380,15 @@ class Ingest:
         """Commit each batch's rows, then hand its lines to the InfluxDB writer, which acknowledges the
         batch once they are written (so a point in InfluxDB means its twin was updated before)."""
         while (item := self._digests.get()) is not None:
+            self._digests.task_done()  # taken: the worker thread goes on to the next batch
             digest, acks = item
+            del item
             try:
                 self._store_and_write(digest, acks)
             except Exception:
                 log.exception("ingest.batch_failed", messages=len(acks))
                 time.sleep(1)
+            del digest  # not held while waiting for the next batch
 
     def _with_retries(self, what: str, step: Callable[[], T]) -> T:
         """Run a database step; while the database is away, retry with back-off (until stopped)."""
