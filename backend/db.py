@@ -17,9 +17,12 @@ from backend.settings import Settings
 
 def make_engine(settings: Settings) -> Engine:
     engine = _make_engine(settings)
-    event.listen(engine, "commit", _count_commit)
-    if not event.contains(OrmSession, "after_commit", _count_commit):
-        event.listen(OrmSession, "after_commit", _count_commit)
+    event.listen(engine, "begin", _transaction_begins)
+    event.listen(engine, "before_cursor_execute", _note_write)
+    event.listen(engine, "commit", _commit_begins)
+    event.listen(engine, "rollback", _forget_writes)
+    if not event.contains(OrmSession, "after_commit", _commit_finished):
+        event.listen(OrmSession, "after_commit", _commit_finished)
     return engine
 
 
@@ -46,21 +49,55 @@ def _make_engine(settings: Settings) -> Engine:
 
 
 class _Commits:
-    """Commits this process has begun or finished, counted up and never down."""
+    """Commits that wrote, this process has begun or finished, counted up and never down."""
 
     lock = threading.Lock()
     count = 0
+    #: per thread: a commit that wrote has begun and its unit of work has not yet seen it finish
+    finishing = threading.local()
 
 
-def _count_commit(*_: Any) -> None:
+#: a statement starting with one of these changes no row: a transaction of only these writes nothing
+_NO_WRITE = ("SELECT", "BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "SHOW", "SET ", "PRAGMA")
+_WROTE = "pilotshare_wrote"
+
+
+def _transaction_begins(_connection: Connection) -> None:
+    # a Core transaction's commit has no unit of work to see it finish: not this one's business
+    _Commits.finishing.pending = False
+
+
+def _note_write(connection: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+    if not connection.info.get(_WROTE) and not statement.lstrip()[:10].upper().startswith(_NO_WRITE):
+        connection.info[_WROTE] = True
+
+
+def _count_commit() -> None:
     with _Commits.lock:
         _Commits.count += 1
 
 
+def _commit_begins(connection: Connection) -> None:
+    if connection.info.pop(_WROTE, False):
+        _count_commit()
+        _Commits.finishing.pending = True
+
+
+def _forget_writes(connection: Connection) -> None:
+    connection.info.pop(_WROTE, None)
+
+
+def _commit_finished(_session: Any) -> None:
+    if getattr(_Commits.finishing, "pending", False):
+        _Commits.finishing.pending = False
+        _count_commit()
+
+
 def commits_seen() -> int:
-    """A number that changes whenever this process begins or finishes a commit (a unit of work's after
-    its COMMIT returned): an answer read from the database when it was `n` is out of date once it is no
-    longer `n` (backend.http.caching.RecentAnswers)."""
+    """A number that changes whenever this process begins a commit that wrote something, and when a unit
+    of work sees that commit finished (its COMMIT returned): an answer read from the database when it was
+    `n` is out of date once it is no longer `n` (backend.http.caching.RecentAnswers). Transactions that only
+    read (most requests) change nothing, so they do not retire kept answers."""
     return _Commits.count
 
 

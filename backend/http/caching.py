@@ -42,10 +42,11 @@ class RecentAnswers:
     """Answers of a public read, kept in this process for at most `seconds`.
 
     Each answer is filed with `backend.db.commits_seen()` as it was *before* its query ran, and is given
-    out only while that number is unchanged: any commit this process begins or finishes retires every
-    answer read before it, so what a request of this process wrote is in the next answer this process
-    gives. A change written by another process (the other API workers, the CLI, the optimizer's
-    runs elsewhere) is seen once the answer is `seconds` old.
+    out only while that number is unchanged: any commit that wrote, begun or finished in this process,
+    retires every answer read before it, so what a request of this process wrote is in the next answer
+    this process gives (a transaction that only read retires nothing). A change written by another
+    process (the other API workers, the CLI, the optimizer's runs elsewhere) is seen once the answer is
+    `seconds` old.
 
     Requests that ask for the same key while its read is under way, with no commit since it began,
     wait for that read instead of starting their own: when a kept answer expires under load, one query
