@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
@@ -73,6 +73,19 @@ def list_commands(
     platform, auditors, administrators)."""
     rows, count = commands.list_commands(session, who, resource_id, offset, limit, state)
     return Page(data=rows, count=count)
+
+
+@router.get("/commands/{command_id}", response_model=CommandPublic)
+def get_command(
+    session: SessionDep,
+    who: Caller,
+    command_id: Annotated[
+        str, Path(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z_.:-]+$", description="the MQTT `id`")
+    ],
+) -> CommandPublic:
+    """One command sent to a device and what became of it (operators of its resource's platform, auditors,
+    administrators): for a client that issued it through `PATCH /resources/{id}/twin/desired`."""
+    return commands.get_command(session, who, command_id)
 
 
 @router.get(

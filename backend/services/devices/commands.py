@@ -31,6 +31,7 @@ from backend.domain.commands import (
     is_due,
     retry_delay,
 )
+from backend.domain.errors import NotFound
 from backend.models.booking import Booking
 from backend.models.command import CommandPublic, DeviceCommand
 from backend.models.platform import Platform
@@ -335,6 +336,16 @@ def recent(
         query.order_by(col(DeviceCommand.created_at).desc(), col(DeviceCommand.id)).limit(limit)
     )
     return [CommandPublic.of(row) for row in rows]
+
+
+def get_command(session: Session, who: Principal, command_id: str) -> CommandPublic:
+    """One command and what became of it: its platform's operators, auditors and administrators."""
+    row = session.get(DeviceCommand, command_id)
+    if row is None:
+        raise NotFound(f"command {command_id} does not exist")
+    ensure_not_sme(who, "commands")
+    ensure_reads_platform(who, get_or_404(session, Resource, row.resource_id, "resource").platform_id)
+    return CommandPublic.of(row)
 
 
 def list_commands(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -29,6 +30,7 @@ import pytest
 from sqlmodel import Session
 
 from backend.models.booking import Booking
+from backend.models.command import DeviceCommand
 from backend.models.telemetry_checks import QuarantinedTelemetry
 from backend.models.twin import Alarm
 from backend.models.usage import UsageSession
@@ -267,7 +269,7 @@ def world(api: Api) -> World:
 def _history(w: World) -> None:
     """What the API cannot make now: completed bookings last month (invoices), usage and alarms."""
     engine = w.api.client.app.state.engine  # type: ignore[attr-defined]
-    w.ids["usage"], w.ids["alarm"] = {}, {}
+    w.ids["usage"], w.ids["alarm"], w.ids["command"] = {}, {}, {}
     with Session(engine) as session:
         for owner in OWNERS:
             start = datetime.combine(LAST_MONTH, datetime.min.time(), UTC) + timedelta(days=3, hours=2)
@@ -301,9 +303,18 @@ def _history(w: World) -> None:
                 code=unique("HI"),
                 severity="warning",
             )
-            session.add_all([used, alarm])
+            command = DeviceCommand(
+                id=uuid.uuid4().hex,
+                resource_id=w.ids["resource"][owner],
+                action="set",
+                args={"temp_c": 30},
+                user_id=w.ids["user"][owner],
+                expires_at=datetime.now(UTC) + timedelta(minutes=5),
+            )
+            session.add_all([used, alarm, command])
             session.flush()
             w.ids["usage"][owner], w.ids["alarm"][owner] = int(used.id or 0), int(alarm.id or 0)
+            w.ids["command"][owner] = command.id  # type: ignore[assignment]  # the MQTT id, a string
         session.commit()
 
 
@@ -555,6 +566,7 @@ OPS: dict[tuple[str, str], Op] = {
         _with(_path(resource_id="resource"), json={"desired": {"temp_c": 30}})
     ),
     ("GET", "/resources/{resource_id}/commands"): Op(_path(resource_id="resource")),
+    ("GET", "/commands/{command_id}"): Op(_path(command_id="command")),
     ("GET", "/resources/{resource_id}/telemetry"): Op(
         _with(_path(resource_id="resource"), query={"field": "temp_c"})
     ),

@@ -58,8 +58,9 @@ class Stack:
         return body
 
     def command(self, code: str, command_id: str) -> dict[str, Any] | None:
-        listed = self.call("operator", "GET", f"/resources/{self.ids[code]}/commands?limit=500")
-        return next((c for c in listed["data"] if c["id"] == command_id), None)
+        one: dict[str, Any] = self.call("operator", "GET", f"/commands/{command_id}")
+        assert one["resource_id"] == self.ids[code]
+        return one
 
     def settled(self, code: str, command_id: str) -> dict[str, Any] | None:
         command = self.command(code, command_id)
@@ -350,3 +351,13 @@ def test_the_command_list_is_for_staff_and_auditors(stack: Stack) -> None:
     assert stack.client.get(f"{url}?state=bogus", headers=stack.headers["operator"]).status_code == 422
     listed = stack.client.get(f"{url}?state=applied", headers=stack.headers["admin"]).json()
     assert listed["count"] >= 1 and all(c["state"] == "applied" for c in listed["data"])
+
+    one = f"/api/v1/commands/{listed['data'][0]['id']}"
+    assert stack.client.get(one, headers=stack.headers["admin"]).json() == listed["data"][0]
+    assert stack.client.get(one, headers=stack.headers["sme"]).status_code == 403
+    assert stack.client.get(one).status_code == 401
+    missing = stack.client.get("/api/v1/commands/0123456789abcdef", headers=stack.headers["admin"])
+    assert missing.status_code == 404 and "command 0123456789abcdef" in missing.text
+    for bad_id in ("x" * 41, "a%20b", "a%3Bb"):
+        bad = stack.client.get(f"/api/v1/commands/{bad_id}", headers=stack.headers["admin"])
+        assert bad.status_code == 422 and "command_id" in bad.text, bad.text
