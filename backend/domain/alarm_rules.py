@@ -82,9 +82,13 @@ class Rule:
     duration_seconds: float
     severity: Severity
 
+    @property
+    def clear_at(self) -> float:
+        """The limit a value must come back past to clear the alarm: `clear_limit`, else `limit`."""
+        return self.limit if self.clear_limit is None else self.clear_limit
+
     def recovered(self, value: float) -> bool:
-        bound = self.limit if self.clear_limit is None else self.clear_limit
-        return not holds(self.comparison, value, bound)
+        return not holds(self.comparison, value, self.clear_at)
 
     def describe(self, value: float) -> str:
         return f"{self.signal} {value:g} {self.comparison.value} {self.limit:g}"
@@ -151,7 +155,7 @@ def judge_samples(
     newest = after_ns
     signal, limit = rule.signal, rule.limit
     beyond = _HOLDS[rule.comparison]
-    bound = limit if rule.clear_limit is None else rule.clear_limit
+    bound = rule.clear_at
     verdicts: list[tuple[Verdict, datetime, float]] = []
     for ts_ns, fields in ordered:
         if ts_ns <= newest:
