@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=30, ge=0)
     # How long an API process may give out a public availability answer it computed before, as long as it
-    # has committed nothing since (backend.http.caching.RecentAnswers): what it wrote itself is seen at
+    # has written nothing since (backend.http.caching.RecentAnswers): what it wrote itself is seen at
     # once, what another process wrote after at most this long. 0 reads the database for every answer.
     availability_cache_seconds: float = Field(default=1.0, ge=0, le=60)
     mqtt_url: str = "mqtt://127.0.0.1:1883"

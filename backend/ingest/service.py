@@ -151,7 +151,8 @@ class Digest:
     lines: list[str] = field(default_factory=list)
     changes: dict[int, twins.TwinChanges] = field(default_factory=dict)
     alarms: list[twins.AlarmRecord] = field(default_factory=list)
-    # Per resource, in arrival order: `state` readings (usage sessions) and None for a Last Will.
+    # Per resource, in arrival order, for usage sessions: each telemetry message's readings, a status
+    # birth's state, None for a Last Will (never an empty list).
     states: dict[int, list[usage.Item]] = field(default_factory=dict)
     held: checks.HeldBack = field(default_factory=checks.HeldBack)
     command_acks: list[commands.Ack] = field(default_factory=list)
@@ -508,7 +509,6 @@ class Ingest:
                 if not is_future(ts_ns, now_ns, self.max_skew_ns):
                     watched.setdefault(resource_id, []).append((ts_ns, {"state": payload.code}))
 
-        out.states = {rid: items for rid, items in states.items() if items}
         return out
 
     def store(self, digest: Digest) -> None:

@@ -233,7 +233,8 @@ def _match(session: Session, rows: list[UsageSession]) -> None:
 def record(
     session: Session, items: Mapping[int, Sequence[Item]], usage_rules: rules.UsageRules | None = None
 ) -> int:
-    """Apply one ingest batch's state observations (None = offline), per resource in arrival order.
+    """Apply one ingest batch's state readings (messages, births; None = offline), per resource in arrival
+    order.
 
     Returns how many sessions were opened, closed, merged or moved (not counting a running session
     that only saw more samples).
