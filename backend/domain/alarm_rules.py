@@ -52,9 +52,9 @@ def upward(comparison: Comparison) -> bool:
 def clear_limit_problem(comparison: Comparison, limit: float, clear_limit: float) -> str | None:
     """Why `clear_limit` makes no hysteresis for this rule, or None."""
     if upward(comparison) and clear_limit > limit:
-        return f"for a {comparison.value} rule it must not be above the limit ({limit:g})"
+        return f"must not be above the limit ({limit:g}) of a rule on values above it"
     if not upward(comparison) and clear_limit < limit:
-        return f"for a {comparison.value} rule it must not be below the limit ({limit:g})"
+        return f"must not be below the limit ({limit:g}) of a rule on values below it"
     return None
 
 

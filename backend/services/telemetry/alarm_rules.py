@@ -4,18 +4,20 @@ Removing or disabling a rule clears the alarms it holds open (by the system, wit
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, delete, func, select
 
 from backend.domain.access import Principal, can_see_tenant_row, ensure_manages_platform, ensure_not_sme
+from backend.domain.alarms import AlarmState
 from backend.domain.devices import declared_names
 from backend.domain.errors import AccessDenied, Conflict, Invalid, NotFound
 from backend.models.alarm_rule import AlarmRule, AlarmRuleCreate, AlarmRuleState, AlarmRuleUpdate
 from backend.models.platform import Platform
 from backend.models.resource import Resource
-from backend.models.twin import Twin
+from backend.models.twin import Alarm, Twin
 from backend.models.types import utcnow
 from backend.services import audit
 from backend.services.common import get_or_404
@@ -63,17 +65,45 @@ def known_signals(
         query = query.where(Resource.platform_id == platform_id, Resource.device_type == device_type)
     names: set[str] = set()
     for twin in session.exec(query):
-        reported = twin.reported or {}
-        declared = reported.get("signals")
-        names |= set(declared_names(declared.get("value") if isinstance(declared, dict) else None))
-        names |= {
-            name
-            for name, reading in reported.items()
-            if isinstance(reading, dict)
-            and isinstance(reading.get("value"), int | float)
-            and not isinstance(reading.get("value"), bool)
-        }
-    return names - _NOT_SIGNALS
+        names |= set(_signals_of(twin.reported))
+    return names
+
+
+def signals_by_resource(session: Session, who: Principal, platform_id: int) -> dict[int, dict[str, str]]:
+    """`{resource id: {signal: unit}}`: what each device of the platform has declared or reported, for
+    choosing a rule's signal (a unit the device did not declare is empty)."""
+    _ensure_reads(session, who, platform_id)
+    query = (
+        select(Twin.resource_id, Twin.reported)
+        .join(Resource, col(Resource.id) == Twin.resource_id)
+        .where(Resource.platform_id == platform_id)
+    )
+    return {resource_id: _signals_of(reported) for resource_id, reported in session.exec(query)}
+
+
+def _signals_of(reported: Mapping[str, Any] | None) -> dict[str, str]:
+    """A twin's numeric signals with their declared units: the birth message's `signals`, and every
+    reading with a number."""
+    reported = reported or {}
+    declared = reported.get("signals")
+    units = declared_names(declared.get("value") if isinstance(declared, dict) else None)
+    for name, reading in reported.items():
+        value = reading.get("value") if isinstance(reading, dict) else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            units.setdefault(name, "")
+    return {name: unit for name, unit in units.items() if name not in _NOT_SIGNALS}
+
+
+def open_alarm_counts(session: Session, who: Principal, platform_id: int) -> dict[int, int]:
+    """`{rule id: alarms it holds open}` (active or acknowledged) for the platform's rules that hold any."""
+    _ensure_reads(session, who, platform_id)
+    query = (
+        select(Alarm.rule_id, func.count())
+        .join(AlarmRule, col(AlarmRule.id) == Alarm.rule_id)
+        .where(AlarmRule.platform_id == platform_id, col(Alarm.state) != AlarmState.cleared)
+        .group_by(col(Alarm.rule_id))
+    )
+    return {rule_id: count for rule_id, count in session.exec(query) if rule_id is not None}
 
 
 def _check(session: Session, platform: Platform, data: AlarmRuleCreate) -> None:
@@ -137,7 +167,11 @@ def update_rule(
         merged = AlarmRuleCreate.model_validate({**current, **changes})
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise Invalid(".".join(str(p) for p in first["loc"]) or "body", first["msg"]) from None
+        field = ".".join(str(p) for p in first["loc"]) or "body"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if field == "body" and ": " in message:  # a check across fields blames one: "clear_limit: ..."
+            field, message = message.split(": ", 1)
+        raise Invalid(field, message) from None
     if "signal" in changes:
         _check(session, get_or_404(session, Platform, platform_id, "platform"), merged)
     rule.sqlmodel_update(changes)
