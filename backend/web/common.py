@@ -57,6 +57,7 @@ def navigation(who: Principal | None) -> list[NavItem]:
         items += [NavItem("/operator/queue", N_("Approvals")), NavItem("/operator/plan", N_("Plan"))]
         items += [
             NavItem("/operator/resources", N_("Resources")),
+            NavItem("/operator/alarm-rules", N_("Alarm rules")),
             NavItem("/operator/utilization", N_("Utilization")),
             NavItem("/operator/quarantine", N_("Data review")),
         ]
@@ -70,6 +71,7 @@ def navigation(who: Principal | None) -> list[NavItem]:
         ]
     if who.role is Role.auditor:
         items.append(NavItem("/operator/quarantine", N_("Data review")))
+        items.append(NavItem("/operator/alarm-rules", N_("Alarm rules")))
     if who.role is Role.admin:
         items.append(NavItem("/admin", N_("Administration")))
     items.append(NavItem("/account", N_("My account")))

@@ -43,6 +43,7 @@ def live(request: Request, who: PageCaller) -> Response:
     context = {
         "catalog": json.dumps(catalog(), ensure_ascii=False, separators=(",", ":")),
         "acknowledges": acknowledges(caller),
+        "reads_rules": caller.role is not Role.sme,  # the alarm-rule pages refuse SMEs
     }
     return render(request, caller, "live.html", context)
 

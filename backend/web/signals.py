@@ -53,6 +53,45 @@ KEY_SIGNALS: dict[str, tuple[tuple[str, str, str], ...]] = {
     ),
 }
 
+#: signals the devices report that the cards leave out, named for the alarm-rule pages
+OTHER_SIGNALS: dict[str, tuple[str, str]] = {
+    "base_ml": (N_("Base dosed"), "mL"),
+    "acid_ml": (N_("Acid dosed"), "mL"),
+    "heater_pct": (N_("Heater output"), "%"),
+    "sample_counter": (N_("Injections completed"), ""),
+    "fan_power_kw": (N_("Fan power"), "kW"),
+    "heater_power_kw": (N_("Heater power"), "kW"),
+    "power_kw": (N_("Power draw"), "kW"),
+}
+
+#: a resource's device type (its driver model), in words
+DEVICE_TYPES = {
+    "fermenter": N_("fermenter"),
+    "spray_dryer": N_("spray dryer"),
+    "freeze_dryer": N_("freeze dryer"),
+    "hplc": N_("HPLC"),
+    "furnace": N_("tube furnace"),
+    "am_cell": N_("metal 3D printer"),
+}
+
+
+def signal_name(signal: str) -> tuple[str, str]:
+    """(name in the reader's language, unit) of a signal; a signal the console does not know keeps its
+    own name, as the device reports it."""
+    for signals in KEY_SIGNALS.values():
+        for name, label, unit in signals:
+            if name == signal:
+                return gettext(label), unit
+    if signal in OTHER_SIGNALS:
+        label, unit = OTHER_SIGNALS[signal]
+        return gettext(label), unit
+    return signal, ""
+
+
+def device_type_name(device_type: str) -> str:
+    return gettext(DEVICE_TYPES[device_type]) if device_type in DEVICE_TYPES else device_type
+
+
 STATES = (
     N_("idle"),
     N_("setup"),

@@ -255,6 +255,24 @@ REFUSALS = [
     N_("a flexible request needs window_start and window_end"),
     N_("must be after window_start"),
     N_("longer than the window"),
+    # alarm rules (backend.services.telemetry.alarm_rules, backend.domain.alarm_rules)
+    N_("alarm rules are for platform operators, auditors and administrators"),
+    N_("alarm rule {rule} does not exist on platform {platform}"),
+    N_("alarm rule {rule} of this platform has the code {code}"),
+    N_("must not be above the limit ({limit}) of a rule on values above it"),
+    N_("must not be below the limit ({limit}) of a rule on values below it"),
+    N_("the devices report no signal {signal}; they report {names}"),
+    N_("{signal} is not a numeric signal"),
+    N_("resource {resource} is not on platform {platform}"),
+    N_("no resource of {platform} is a {kind}; known: {names}"),
+    N_("choose the resource or the kind of instrument the rule watches"),
+    N_("may not be null; leave it out to keep it"),
+    # what pydantic says of a number or a choice in a form
+    N_("Input should be a finite number"),
+    N_("Input should be a valid number, unable to parse string as a number"),
+    N_("Input should be less than or equal to {bound}"),
+    N_("Input should be greater than or equal to {bound}"),
+    N_("Input should be {choices}"),
 ]
 
 

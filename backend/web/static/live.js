@@ -122,6 +122,14 @@ function mayAcknowledge(alarm) {
   return alarm.state === "active" && (who === "*" || (who !== "" && entry && String(entry.resource.platform_id) === who));
 }
 
+// A threshold rule's alarm says so; for those who may read the rules, the tag leads to its rule.
+function ruleTag(a) {
+  const platform = cards.get(a.resource_id)?.resource.platform_code;
+  if (!text("rules") || !a.rule_id || !platform) return el("span", { class: "tag" }, catalog().t_rule);
+  const href = `${text("rules")}?platform=${encodeURIComponent(platform)}#rule-${a.rule_id}`;
+  return el("a", { class: "tag", href, "data-testid": "alarm-rule" }, catalog().t_rule);
+}
+
 // One alarm: severity, code and message, since when, its state, and the button while it is active.
 function alarmItem(a, withCode) {
   const item = el("li", { class: `alarm ${a.severity || ""}`, "data-alarm-id": a.id, "data-state": a.state });
@@ -132,7 +140,7 @@ function alarmItem(a, withCode) {
     el("span", { class: "small muted" }, ` · ${text("tRaised")} ${clockOf(a.ts)} (${lasted(a.ts)})`), " ",
     el("span", { class: `status alarm-${a.state}`, "data-testid": "alarm-state" }, catalog().alarm_states[a.state] || a.state),
   );
-  if (a.source === "rule") item.append(" ", el("span", { class: "tag" }, catalog().t_rule));
+  if (a.source === "rule") item.append(" ", ruleTag(a));
   if (a.booking_id) {
     item.append(" ", el("a", { href: `/bookings/${a.booking_id}`, class: "small" }, `${catalog().t_booking} #${a.booking_id}`));
   }
