@@ -23,7 +23,7 @@ from backend.http.deps import PageCaller, SessionDep, Writer
 from backend.i18n import N_, gettext, pick
 from backend.models.alarm_rule import AlarmRule, AlarmRuleCreate, AlarmRuleUpdate
 from backend.models.platform import Platform
-from backend.models.resource import Resource, ResourceKind
+from backend.models.resource import Resource, ResourceKind, ResourceStatus
 from backend.services.catalog import platforms, resources
 from backend.services.telemetry import alarm_rules as service
 from backend.web.common import need_login, render, validation_errors
@@ -128,7 +128,14 @@ class PlatformFacts:
 
     @property
     def one(self) -> list[Scope]:
-        return [Scope(f"resource:{r.id}", f"{pick(r.name, r.name_en)} · {r.code}") for r in self.resources]
+        """A rule on one resource: an instrument in service, or anything whose device reports."""
+        watched = [
+            r
+            for r in self.resources
+            if r.status != ResourceStatus.retired
+            and (r.kind == ResourceKind.instrument or r.id in self.signals)
+        ]
+        return [Scope(f"resource:{r.id}", f"{pick(r.name, r.name_en)} · {r.code}") for r in watched]
 
     def applies_to(self, rule: AlarmRule) -> str:
         if rule.device_type is not None:
@@ -175,10 +182,7 @@ def scope_of(rule: AlarmRule) -> str:
 
 
 def _facts(session: Session, who: Principal, platform: Platform) -> PlatformFacts:
-    rows, _ = resources.search_resources(
-        session, platform=platform.code, kind=ResourceKind.instrument, limit=500
-    )
-    rows.sort(key=lambda r: r.code)
+    rows, _ = resources.search_resources(session, platform=platform.code, limit=1000)
     return PlatformFacts(platform, rows, service.signals_by_resource(session, who, platform.id or 0))
 
 

@@ -1,7 +1,8 @@
 """The operator manages a threshold alarm rule in a real browser, in Chinese and in English: from the
 live board to the rules, picks an instrument (the signal choices follow it), is refused a limit that is
-no number next to the field with everything typed kept, adds the rule, sees it in words, disables it and
-deletes it after confirming. The page fits a desktop, a tablet and a phone without scrolling sideways."""
+no number next to the field with everything typed kept, adds the rule and sees it in words; the rule's
+alarm on the live board leads back to it and it counts the alarm; disabling it clears the alarm, and it
+is deleted after a confirmation. The page fits a desktop, a tablet and a phone without scrolling sideways."""
 
 from __future__ import annotations
 
@@ -49,6 +50,33 @@ def reporting(stack: Stack, code: str) -> int:
     return found
 
 
+def raised(stack: Stack, resource_id: int, code: str) -> None:
+    """The rule's alarm, active, as ingest raises it when the signal stays past the limit."""
+    from sqlmodel import select
+
+    from backend.db import make_engine, unit_of_work, writer
+    from backend.models.alarm_rule import AlarmRule
+    from backend.models.twin import Alarm
+
+    engine = make_engine(stack.settings)
+    with unit_of_work(writer(engine)) as session:
+        rule = session.exec(select(AlarmRule).where(AlarmRule.code == code)).one()
+        session.add(
+            Alarm(
+                resource_id=resource_id,
+                ts=datetime.now(UTC),
+                kind="alarm",
+                code=code,
+                severity="critical",
+                message="temperature_c 41.2 > 40 for 30 s",
+                source="rule",
+                rule_id=rule.id,
+                open_key=f"rule:{rule.id}",
+            )
+        )
+    engine.dispose()
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_operator_adds_disables_and_deletes_an_alarm_rule(visit: Visit, stack: Stack, lang: str) -> None:
     resource = reporting(stack, "F5-2")
@@ -93,10 +121,16 @@ def test_operator_adds_disables_and_deletes_an_alarm_rule(visit: Visit, stack: S
         visit.shot(f"alarm-rules-{name}-{lang}")
     page.set_viewport_size(TABLET)
 
+    raised(stack, resource, code)  # the live board's alarm leads back to its rule, which counts it
+    visit.go("/live")
+    page.locator("#alarms li", has_text=code).locator("[data-testid=alarm-rule]").click()
+    expect(page.locator("tr[data-rule]", has_text=code).locator("[data-testid^=open-]")).to_have_text("1")
+    assert "#rule-" in page.url
+
     row.locator("[data-testid^=switch-]").click()
-    expect(page.locator("tr[data-rule]", has_text=code).locator("[data-testid^=state-]")).to_have_text(
-        words["disabled"]
-    )
+    disabled = page.locator("tr[data-rule]", has_text=code)
+    expect(disabled.locator("[data-testid^=state-]")).to_have_text(words["disabled"])
+    expect(disabled.locator("[data-testid^=open-]")).to_have_text("0")  # cleared by the system
     page.locator("tr[data-rule]", has_text=code).locator("[data-testid^=delete-]").click()
     expect(page.locator("[data-testid=consequence]")).to_be_visible()
     visit.shot(f"alarm-rule-delete-{lang}")
