@@ -20,8 +20,9 @@ from backend.domain.access import Principal, Role, can_manage_platform
 from backend.domain.alarm_rules import Comparison, Severity
 from backend.domain.errors import DomainError, Invalid
 from backend.http.deps import PageCaller, SessionDep, Writer
-from backend.i18n import N_, gettext, pick
-from backend.models.alarm_rule import AlarmRule, AlarmRuleCreate, AlarmRuleUpdate
+from backend.i18n import N_, gettext, number, pick
+from backend.models.alarm_rule import MAX_DURATION_SECONDS, AlarmRule, AlarmRuleCreate, AlarmRuleUpdate
+from backend.models.common import MAX_MAGNITUDE
 from backend.models.platform import Platform
 from backend.models.resource import Resource, ResourceKind, ResourceStatus
 from backend.services.catalog import platforms, resources
@@ -338,11 +339,32 @@ def _act(
     return RedirectResponse(_target(chosen, caller, notice=notice) + anchor, status_code=303)
 
 
+#: the model's refusals the form says in its own words, by pydantic's error type
+PLAINER = {
+    "string_pattern_mismatch": N_("use letters, digits, '-', '.' and '_', beginning with a letter or digit"),
+    "float_parsing": N_("give a number, such as 40, 6.5 or -20"),
+}
+#: a number out of its range (infinite, too large or too small), by field
+OUT_OF_RANGE = {
+    "limit": N_("give a number between -%(most)s and %(most)s"),
+    "clear_limit": N_("give a number between -%(most)s and %(most)s"),
+    "duration_seconds": N_("give the seconds, from 0 to %(week)s (a week)"),
+}
+_RANGE_ERRORS = {"finite_number", "less_than_equal", "greater_than_equal"}
+
+
 def _refusals(exc: ValidationError) -> dict[str, str]:
-    """The model's refusals by field; a code's pattern in words rather than as a regular expression."""
+    """The model's refusals by field, in the form's words where it has them (a code's pattern is no
+    regular expression to the reader, and 1e309 is a number too large, not an infinite one)."""
     errors = validation_errors(exc)
-    if any(e["loc"] == ("code",) and e["type"] == "string_pattern_mismatch" for e in exc.errors()):
-        errors["code"] = gettext("use letters, digits, '-', '.' and '_', beginning with a letter or digit")
+    figures = {"most": number(MAX_MAGNITUDE, 0), "week": number(MAX_DURATION_SECONDS, 0)}
+    for error in exc.errors():
+        field = str(error["loc"][0]) if len(error["loc"]) == 1 else ""
+        if error["type"] in PLAINER:
+            errors[field] = gettext(PLAINER[error["type"]])
+        elif error["type"] in _RANGE_ERRORS and field in OUT_OF_RANGE:
+            errors[field] = gettext(OUT_OF_RANGE[field]) % figures
+    errors.pop("", None)
     return errors
 
 

@@ -20,9 +20,9 @@ pytestmark = pytest.mark.e2e
 
 DESKTOP = {"width": 1280, "height": 900}
 WORDS = {
-    "zh": {"refused": "应为数字", "when": "温度 高于 40 °C", "disabled": "已停用", "deleted": "规则已删除"},
+    "zh": {"refused": "请填写数字", "when": "温度 高于 40 °C", "disabled": "已停用", "deleted": "规则已删除"},
     "en": {
-        "refused": "Input should be a valid number",
+        "refused": "give a number, such as 40",
         "when": "Temperature above 40 °C",
         "disabled": "disabled",
         "deleted": "The rule is deleted",

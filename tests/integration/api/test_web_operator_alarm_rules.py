@@ -135,10 +135,10 @@ def test_create_change_disable_and_delete_a_rule(api: Api) -> None:
 @pytest.mark.parametrize(
     ("limit", "english", "chinese"),
     [
-        ("1e309", "Input should be a finite number", "应为有限的数"),
-        ("forty", "Input should be a valid number", "应为数字"),
-        ("", "Input should be a valid number", "应为数字"),
-        ("2e12", "less than or equal to 1000000000000", "不得大于 1000000000000"),
+        ("1e309", "give a number between -1,000,000,000,000 and 1,000,000,000,000", "请填写介于"),
+        ("forty", "give a number, such as 40", "请填写数字"),
+        ("", "give a number, such as 40", "请填写数字"),
+        ("-2e12", "give a number between -1,000,000,000,000 and 1,000,000,000,000", "请填写介于"),
     ],
 )
 def test_a_bad_limit_is_refused_next_to_it_and_nothing_typed_is_lost(
@@ -174,6 +174,11 @@ def test_other_refusals_next_to_their_field_in_the_readers_language(api: Api) ->
     assert "must not be above the limit (40)" in field_error(backwards.text, "clear_limit")
     bad_code = client.post(f"{PAGE}?lang=en", data={**form(resource, code="hot water!"), "csrf_token": csrf})
     assert "letters, digits" in field_error(bad_code.text, "code")
+    for seconds in ("-3", "999999"):
+        too_long = client.post(
+            f"{PAGE}?lang=en", data={**form(resource, duration=seconds), "csrf_token": csrf}
+        )
+        assert field_error(too_long.text, "duration") == "give the seconds, from 0 to 604,800 (a week)"
 
     typed = form(resource)
     assert client.post(PAGE, data={**typed, "csrf_token": csrf}, follow_redirects=False).status_code == 303
