@@ -14,11 +14,12 @@ from fastapi import FastAPI
 from backend.adapters.influx import InfluxClient
 from backend.api.health import router as health_router
 from backend.api.metrics import router as metrics_router
-from backend.api.router import api_router
+from backend.api.router import API_PREFIX, API_ROUTERS
 from backend.background import run_periodically
 from backend.db import make_engine
 from backend.http.errors import install_error_handlers
 from backend.http.middleware import install_nul_guard, install_request_observer
+from backend.http.routes import add_routes
 from backend.logs import get_logger
 from backend.settings import Settings, get_settings
 from backend.web import install_pages
@@ -68,9 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_nul_guard(app)
     install_request_observer(app)
-    app.include_router(api_router)
-    app.include_router(health_router)
-    app.include_router(metrics_router)
+    add_routes(app, API_PREFIX, *API_ROUTERS)
+    add_routes(app, "", health_router, metrics_router)
     install_pages(app)
 
     return app

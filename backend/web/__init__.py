@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from backend.domain.errors import DomainError
 from backend.http.deps import get_page_principal
 from backend.http.errors import status_of
+from backend.http.routes import add_routes
 from backend.web import (
     account,
     admin,
@@ -37,31 +38,32 @@ from backend.web.common import LanguageMiddleware, LoginRequired, form_errors, l
 
 STATIC = Path(__file__).parent / "static"
 
-router = APIRouter(include_in_schema=False)
-for module in (
-    session,
-    catalog,
-    mine,
-    live,
-    docs,
-    operator_quarantine,
-    operator_queue,
-    operator_plan,
-    operator_resources,
-    operator_terms,
-    operator_alarm_rules,
-    operator_utilization,
-    audit,
-    reconciliation,
-    admin,
-    account,
-):
-    router.include_router(module.router)
+PAGE_ROUTERS = tuple(
+    module.router
+    for module in (
+        session,
+        catalog,
+        mine,
+        live,
+        docs,
+        operator_quarantine,
+        operator_queue,
+        operator_plan,
+        operator_resources,
+        operator_terms,
+        operator_alarm_rules,
+        operator_utilization,
+        audit,
+        reconciliation,
+        admin,
+        account,
+    )
+)
 
 
 def install_pages(app: FastAPI) -> None:
     """Pages, their static files, their language and the way back to the login page."""
-    app.include_router(router)
+    add_routes(app, "", *PAGE_ROUTERS)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(LanguageMiddleware)
 
