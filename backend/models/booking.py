@@ -8,6 +8,7 @@ write lock before it checks (BEGIN IMMEDIATE), so check and insert are one step.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -15,8 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, model_validator
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, Numeric, String
-from sqlmodel import Field, SQLModel
+from sqlalchemy import JSON, ColumnElement, Numeric, String, literal_column
+from sqlmodel import Field, SQLModel, col
 
 from backend.domain.bookings import BookingStatus
 from backend.models.common import Id, Moment
@@ -74,6 +75,15 @@ class Booking(SQLModel, table=True):
     cancellation_fee: Decimal | None = Field(default=None, sa_type=Numeric(12, 2))
     estimated_price: Decimal | None = Field(default=None, sa_type=Numeric(12, 2))
     source: str = Field(default="api", max_length=16)  # api | series | waitlist | scheduler
+
+
+def status_in(statuses: Iterable[BookingStatus]) -> ColumnElement[bool]:
+    """`booking.status IN ('approved', ...)` with the statuses written into the statement, not bound as an
+    expanding parameter: the cached compiled statement is then complete, and no execution has to render
+    the list again (these are the code's own constants, never input)."""
+    values = sorted(BookingStatus(s).value for s in statuses)
+    assert all(v.isidentifier() for v in values)
+    return col(Booking.status).in_([literal_column(f"'{v}'") for v in values])
 
 
 class BookingEvent(SQLModel, table=True):

@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 
 from backend.domain.bookings import HOLDS_SLOT
 from backend.domain.intervals import Interval
-from backend.models.booking import Booking, BookingPublic
+from backend.models.booking import Booking, BookingPublic, status_in
 from backend.services.bookings.presentation import to_public
 
 
@@ -21,7 +21,7 @@ def bookings_hit(session: Session, resource_id: int, windows: list[Interval]) ->
             select(Booking)
             .where(
                 Booking.resource_id == resource_id,
-                col(Booking.status).in_([s.value for s in HOLDS_SLOT]),
+                status_in(HOLDS_SLOT),
                 col(Booking.starts_at) < max(w.end for w in windows),
                 col(Booking.ends_at) > min(w.start for w in windows),
             )

@@ -18,7 +18,7 @@ from sqlmodel.sql.expression import Select
 
 from backend.domain.access import Principal
 from backend.domain.bookings import HOLDS_SLOT, BookingStatus
-from backend.models.booking import Booking, BookingEvent
+from backend.models.booking import Booking, BookingEvent, status_in
 from backend.models.platform import Platform
 from backend.models.resource import MaintenanceWindow, Resource
 from backend.models.types import utcnow
@@ -100,7 +100,7 @@ def _slot_bookings(window: FeedWindow) -> SlotRows:
         select(Booking, Resource.code)
         .join(Resource, col(Resource.id) == Booking.resource_id)
         .where(
-            col(Booking.status).in_([s.value for s in HOLDS_SLOT]),
+            status_in(HOLDS_SLOT),
             col(Booking.starts_at) < window.end,
             col(Booking.ends_at) > window.start,
         )

@@ -13,7 +13,7 @@ from backend.domain.bookings import (
     queue_key,
 )
 from backend.domain.errors import NotFound
-from backend.models.booking import Booking, BookingEvent, BookingKind
+from backend.models.booking import Booking, BookingEvent, BookingKind, status_in
 from backend.models.types import utcnow
 from backend.services.common import get_or_404, page, within_scope
 
@@ -66,7 +66,7 @@ def list_bookings(
     if resource_id is not None:
         statement = statement.where(Booking.resource_id == resource_id)
     if status:
-        statement = statement.where(col(Booking.status).in_([s.value for s in status]))
+        statement = statement.where(status_in(status))
     if organization_id is not None:
         statement = statement.where(Booking.organization_id == organization_id)
     if kind is not None:

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from backend.domain.bookings import (
     HOLDS_SLOT,
 )
-from backend.models.booking import Booking
+from backend.models.booking import Booking, status_in
 from backend.models.platform import Platform
 from backend.models.quota import Quota
 
@@ -45,7 +45,7 @@ def hours_used(
         Booking.platform_id == platform_id,
         Booking.organization_id == organization_id,
         col(Booking.parent_id).is_(None),
-        col(Booking.status).in_([s.value for s in HOLDS_SLOT]),
+        status_in(HOLDS_SLOT),
         col(Booking.starts_at) >= start,
         col(Booking.starts_at) < end,
     )

@@ -23,7 +23,7 @@ from backend.domain.bookings import (
 )
 from backend.domain.errors import Conflict
 from backend.domain.intervals import Interval
-from backend.models.booking import Booking
+from backend.models.booking import Booking, status_in
 from backend.models.resource import Resource
 
 
@@ -64,7 +64,7 @@ def _conflict_statement() -> Any:
         .join(Resource, col(Resource.id) == Booking.resource_id)
         .where(
             col(Booking.resource_id).in_(bindparam("resource_ids", expanding=True)),
-            col(Booking.status).in_([s.value for s in HOLDS_SLOT]),
+            status_in(HOLDS_SLOT),
             col(Booking.starts_at) < bindparam("end"),
             col(Booking.ends_at) > bindparam("start"),
         )

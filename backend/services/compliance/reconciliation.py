@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from backend.domain.access import Principal, can_see_tenant_row, ensure_not_sme
 from backend.domain.errors import AccessDenied, Invalid
 from backend.domain.reconciliation import MAX_SAMPLE, Category, Reconciled, reconcile, sample
-from backend.models.booking import Booking
+from backend.models.booking import Booking, status_in
 from backend.models.organization import Organization
 from backend.models.platform import Platform
 from backend.models.resource import Resource
@@ -112,7 +112,7 @@ def reconciliation(session: Session, who: Principal, q: Query, now: datetime | N
         .where(
             Booking.platform_id == platform.id,
             col(Booking.parent_id).is_(None),
-            col(Booking.status).in_([s.value for s in MATCHED_STATUSES]),
+            status_in(MATCHED_STATUSES),
             col(Booking.starts_at) < period.end,
             col(Booking.ends_at) > period.start,
         )

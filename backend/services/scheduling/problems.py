@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 
 from backend.domain.bookings import HOLDS_SLOT
 from backend.domain.intervals import Interval, intersect, normalize
-from backend.models.booking import Booking
+from backend.models.booking import Booking, status_in
 from backend.models.organization import Organization
 from backend.models.platform import Platform
 from backend.models.rate import UserClass
@@ -192,7 +192,7 @@ def holding_bookings(session: Session, platform: Platform, horizon: Interval) ->
             select(Booking)
             .where(
                 Booking.platform_id == platform.id,
-                col(Booking.status).in_([s.value for s in HOLDS_SLOT]),
+                status_in(HOLDS_SLOT),
                 col(Booking.starts_at) < horizon.end,
                 col(Booking.ends_at) > horizon.start,
             )

@@ -30,7 +30,7 @@ from backend.domain.access import Principal, Role, can_see_tenant_row, ensure_ma
 from backend.domain.bookings import HOLDS_SLOT, BookingStatus
 from backend.domain.errors import AccessDenied, Conflict, Invalid, NotFound
 from backend.domain.intervals import Interval
-from backend.models.booking import Booking, BookingKind
+from backend.models.booking import Booking, BookingKind, status_in
 from backend.models.platform import Platform
 from backend.models.resource import MaintenanceWindow, MaintenanceWindowCreate, Resource, ResourceMember
 from backend.models.schedule import RepairCause, RepairStatus, ScheduleRepair
@@ -548,7 +548,7 @@ def affected_by(session: Session, resource_id: int, window: Interval) -> list[in
         .where(
             col(Booking.resource_id).in_(hit),
             col(Booking.parent_id).is_(None),
-            col(Booking.status).in_([s.value for s in HOLDS_SLOT]),
+            status_in(HOLDS_SLOT),
             col(Booking.starts_at) < window.end,
             col(Booking.ends_at) > window.start,
         )

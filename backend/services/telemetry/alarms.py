@@ -15,7 +15,7 @@ from backend.domain.access import Principal, ensure_manages_platform
 from backend.domain.alarm_rules import Rule
 from backend.domain.alarms import AlarmAction, AlarmState, links_booking, next_state
 from backend.domain.bookings import BookingStatus
-from backend.models.booking import Booking
+from backend.models.booking import Booking, status_in
 from backend.models.resource import Resource
 from backend.models.twin import Alarm, AlarmPublic
 from backend.models.types import utcnow
@@ -135,7 +135,7 @@ def running_booking(session: Session, resource_id: int, at: datetime) -> int | N
     return session.exec(
         select(Booking.id).where(
             Booking.resource_id == resource_id,
-            col(Booking.status).in_([s.value for s in _RUNNING]),
+            status_in(_RUNNING),
             col(Booking.starts_at) <= at,
             col(Booking.ends_at) > at,
         )

@@ -40,7 +40,7 @@ from backend.domain.commands import (
 from backend.domain.devices import declared_names
 from backend.domain.errors import AccessDenied, Invalid, NotFound
 from backend.domain.telemetry_checks import ns_to_datetime
-from backend.models.booking import Booking
+from backend.models.booking import Booking, status_in
 from backend.models.command import CommandPublic
 from backend.models.platform import Platform
 from backend.models.resource import Resource
@@ -204,7 +204,7 @@ def _running_booking(session: Session, resource_id: int, at: datetime) -> int | 
     return session.exec(
         select(Booking.id).where(
             Booking.resource_id == resource_id,
-            col(Booking.status).in_([s.value for s in RUN_STATUSES]),
+            status_in(RUN_STATUSES),
             col(Booking.starts_at) <= at,
             col(Booking.ends_at) > at,
         )
@@ -248,7 +248,7 @@ def run_windows(
         select(Booking.starts_at, Booking.ends_at).where(
             Booking.resource_id == resource_id,
             Booking.organization_id == who.organization_id,
-            col(Booking.status).in_([s.value for s in RUN_STATUSES]),
+            status_in(RUN_STATUSES),
             col(Booking.starts_at) < end,
             col(Booking.ends_at) > start,
         )
@@ -435,7 +435,7 @@ def visible_twin_versions(
             col(Twin.resource_id).in_(
                 select(Booking.resource_id).where(
                     Booking.organization_id == who.organization_id,
-                    col(Booking.status).in_([s.value for s in RUN_STATUSES]),
+                    status_in(RUN_STATUSES),
                     col(Booking.starts_at) <= now,
                     col(Booking.ends_at) > now,
                 )

@@ -17,7 +17,7 @@ from backend.domain import usage as rules
 from backend.domain import usage_figures as figures
 from backend.domain.bookings import BookingStatus
 from backend.domain.telemetry_checks import datetime_to_ns, ns_to_datetime
-from backend.models.booking import Booking
+from backend.models.booking import Booking, status_in
 from backend.models.resource import Resource
 from backend.models.types import utcnow
 from backend.models.usage import (
@@ -205,7 +205,7 @@ def _match(session: Session, rows: list[UsageSession]) -> None:
         found = session.exec(
             select(Booking).where(
                 col(Booking.resource_id).in_({r.resource_id for r in rows}),
-                col(Booking.status).in_([s.value for s in MATCHED_STATUSES]),
+                status_in(MATCHED_STATUSES),
                 col(Booking.starts_at) <= high,
                 col(Booking.ends_at) > low,
             )
