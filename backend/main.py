@@ -16,7 +16,7 @@ from backend.api.health import router as health_router
 from backend.api.metrics import router as metrics_router
 from backend.api.router import API_PREFIX, API_ROUTERS
 from backend.background import run_periodically
-from backend.db import make_engine
+from backend.db import AsyncReader, make_engine
 from backend.http.errors import install_error_handlers
 from backend.http.middleware import install_nul_guard, install_request_observer
 from backend.http.routes import add_routes
@@ -35,6 +35,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         app.state.engine = make_engine(settings)
+        app.state.reader = (
+            AsyncReader(app.state.engine) if app.state.engine.dialect.name == "postgresql" else None
+        )
         app.state.influx = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_token)
         log.info("api.start", database=settings.database_url.split("@")[-1], demo=settings.demo_mode)
         background = None
@@ -54,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await background
         gc.unfreeze()  # a process that goes on (tests start many apps) can collect them again
         app.state.influx.close()
+        if app.state.reader is not None:
+            await app.state.reader.close()
         app.state.engine.dispose()
         log.info("api.stop")
 

@@ -8,7 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
-from backend.db import reading
+from backend.db import AsyncReader, reading
 from backend.domain.errors import Invalid
 from backend.domain.intervals import Interval
 from backend.http.caching import RecentAnswers, Tagged, conditional, tagged
@@ -130,13 +130,23 @@ async def availability(
     if end <= start:
         raise Invalid("to", "must be after from")
     answer = await answers.answer(
-        (resource_id, start, end),
-        lambda: run_in_threadpool(_free_time, engine, resource_id, Interval(start, end)),
+        (resource_id, start, end), lambda: _free_time(request, engine, resource_id, Interval(start, end))
     )
     return conditional(request, answer, cache="public, max-age=0, must-revalidate")
 
 
-def _free_time(engine: Engine, resource_id: int, window: Interval) -> Tagged:
+async def _free_time(request: Request, engine: Engine, resource_id: int, window: Interval) -> Tagged:
+    """On PostgreSQL an instrument's or venue's answer is read on the event loop (`AsyncReader`); a
+    line's, and every answer on SQLite, in a worker thread."""
+    reader: AsyncReader | None = getattr(request.app.state, "reader", None)
+    if reader is not None:
+        free = await availability_service.instrument_availability(reader, resource_id, window)
+        if free is not None:
+            return tagged(free.as_json())
+    return await run_in_threadpool(_free_time_in_thread, engine, resource_id, window)
+
+
+def _free_time_in_thread(engine: Engine, resource_id: int, window: Interval) -> Tagged:
     with reading(engine) as connection:
         return tagged(availability_service.availability(connection, resource_id, window).as_json())
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -15,11 +15,12 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
+from backend.db import AsyncReader
 from backend.domain.availability import Calendar, free_intervals, free_intervals_of_line
 from backend.domain.bookings import HOLDS_SLOT
 from backend.domain.errors import Invalid, NotFound
 from backend.domain.intervals import Interval
-from backend.models.booking import Booking
+from backend.models.booking import Booking, status_in
 from backend.models.platform import Platform
 from backend.models.resource import MaintenanceWindow, Resource, ResourceKind, ResourceStatus
 from backend.models.types import UTCDateTime
@@ -65,7 +66,7 @@ def _blocked_statement(resource_id: Any, start: Any, end: Any, *, maintenance: b
     )
     booked: Any = select(col(Booking.starts_at).label("s"), col(Booking.ends_at).label("e")).where(
         Booking.resource_id == resource_id,
-        col(Booking.status).in_([s.value for s in HOLDS_SLOT]),
+        status_in(HOLDS_SLOT),
         col(Booking.starts_at) < end,
         col(Booking.ends_at) > start,
     )
@@ -183,17 +184,10 @@ def availability(connection: Connection, resource_id: int, window: Interval) -> 
     rows = connection.execute(
         _calendar_statement(), {"resource_id": resource_id, "start": window.start, "end": window.end}
     ).all()
-    if not rows:
-        raise NotFound(f"resource {resource_id} does not exist")
-    kind, code, status, hours, platform_hours, timezone = rows[0][:6]
-    own = Calendar(
-        hours=hours if hours is not None else platform_hours,
-        zone=ZoneInfo(timezone),
-        blocked=_intervals(((row[6], row[7]) for row in rows), connection.dialect),
-        usable=status == ResourceStatus.active,
-    )
-    if kind != ResourceKind.line:
-        return Free(resource_id, code, own.zone, window, free_intervals(own, window))
+    found = _free_of_instrument(rows, resource_id, window, connection.dialect)
+    if found is not None:
+        return found
+    code, own = rows[0][1], _own_calendar(rows, connection.dialect)
     with Session(bind=connection) as session:
         platform = session.exec(select(Platform).join(Resource).where(Resource.id == resource_id)).one()
         members = [
@@ -201,3 +195,37 @@ def availability(connection: Connection, resource_id: int, window: Interval) -> 
             for m in member_ids(session, resource_id)
         ]
     return Free(resource_id, code, own.zone, window, free_intervals_of_line(own, members, window))
+
+
+async def instrument_availability(reader: AsyncReader, resource_id: int, window: Interval) -> Free | None:
+    """`availability` on the event loop (PostgreSQL), for anything but a line: None for a line, whose
+    members' calendars `availability` reads in a session."""
+    check_window(window)
+    sql = _calendar_sql(reader.dialect)
+    rows = await reader.rows(sql, {"resource_id": resource_id, "start": window.start, "end": window.end})
+    return _free_of_instrument(rows, resource_id, window, reader.dialect)
+
+
+@cache
+def _calendar_sql(dialect: Any) -> str:
+    return str(_calendar_statement().compile(dialect=dialect))
+
+
+def _free_of_instrument(rows: Sequence[Any], resource_id: int, window: Interval, dialect: Any) -> Free | None:
+    """The answer from `_calendar_statement`'s rows; None when the resource is a line."""
+    if not rows:
+        raise NotFound(f"resource {resource_id} does not exist")
+    if rows[0][0] == ResourceKind.line:
+        return None
+    own = _own_calendar(rows, dialect)
+    return Free(resource_id, rows[0][1], own.zone, window, free_intervals(own, window))
+
+
+def _own_calendar(rows: Sequence[Any], dialect: Any) -> Calendar:
+    _kind, _code, status, hours, platform_hours, timezone = rows[0][:6]
+    return Calendar(
+        hours=hours if hours is not None else platform_hours,
+        zone=ZoneInfo(timezone),
+        blocked=_intervals(((row[6], row[7]) for row in rows), dialect),
+        usable=status == ResourceStatus.active,
+    )
