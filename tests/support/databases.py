@@ -48,6 +48,21 @@ def postgres_database(template: str | None = None) -> Iterator[str]:
         admin.dispose()
 
 
+def terminate_backend(pid: int) -> None:
+    """End one PostgreSQL backend, as a server restart would end its connection, and wait until the server
+    no longer lists it."""
+    admin = create_engine(_driver(POSTGRES_ADMIN_URL))
+    try:
+        with admin.connect() as connection:
+            assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+            while connection.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+            ).scalar_one():
+                connection.execute(text("SELECT pg_sleep(0.01)"))
+    finally:
+        admin.dispose()
+
+
 @contextmanager
 def sqlite_database(folder: Path) -> Iterator[str]:
     yield f"sqlite:///{folder / f'pilotshare-{uuid.uuid4().hex[:8]}.db'}"

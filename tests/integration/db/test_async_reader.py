@@ -7,11 +7,11 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 from backend.db import AsyncReader
-from tests.support.databases import POSTGRES_ADMIN_URL, postgres_database
+from tests.support.databases import postgres_database, terminate_backend
 
 pytestmark = pytest.mark.integration
 
@@ -26,19 +26,6 @@ def engine() -> Iterator[Engine]:
             yield engine
         finally:
             engine.dispose()
-
-
-def _terminate(pid: int) -> None:
-    admin = create_engine(POSTGRES_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    try:
-        with admin.connect() as connection:
-            assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
-            while connection.execute(
-                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
-            ).scalar_one():
-                connection.execute(text("SELECT pg_sleep(0.01)"))
-    finally:
-        admin.dispose()
 
 
 def test_reads_share_at_most_size_connections(engine: Engine) -> None:
@@ -60,7 +47,7 @@ def test_a_connection_lost_while_idle_is_replaced_and_the_read_answers(engine: E
         reader = AsyncReader(engine, size=1)
         try:
             [(first,)] = await reader.rows(PID, {})
-            await asyncio.to_thread(_terminate, first)
+            await asyncio.to_thread(terminate_backend, first)
             [(second,)] = await reader.rows(PID, {})
             return first, second
         finally:

@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from backend import db
 from backend.settings import Settings
-from tests.support.databases import POSTGRES_ADMIN_URL, postgres_database
+from tests.support.databases import postgres_database, terminate_backend
 
 pytestmark = pytest.mark.integration
 
@@ -47,20 +47,6 @@ def _backend_pid(engine: Engine) -> int:
         return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
 
-def _terminate(pid: int) -> None:
-    admin = create_engine(POSTGRES_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    try:
-        with admin.connect() as connection:
-            assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
-            # the backend is gone once the server no longer lists it
-            while connection.execute(
-                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
-            ).scalar_one():
-                connection.execute(text("SELECT pg_sleep(0.01)"))
-    finally:
-        admin.dispose()
-
-
 def test_a_connection_used_a_moment_ago_is_not_pinged(engine: Engine, pings: list[int]) -> None:
     first = _backend_pid(engine)
     assert [_backend_pid(engine) for _ in range(5)] == [first] * 5
@@ -71,7 +57,7 @@ def test_an_idle_connection_whose_server_went_away_is_replaced(
     engine: Engine, pings: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gone = _backend_pid(engine)
-    _terminate(gone)
+    terminate_backend(gone)
     monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if it had waited in the pool for long
 
     replaced = _backend_pid(engine)
@@ -84,7 +70,7 @@ def test_a_connection_lost_while_busy_fails_one_request_and_the_pool_recovers(
     engine: Engine, pings: list[int]
 ) -> None:
     gone = _backend_pid(engine)
-    _terminate(gone)  # within the idle limit: handed out unpinged, as under load
+    terminate_backend(gone)  # within the idle limit: handed out unpinged, as under load
 
     with pytest.raises(DBAPIError) as failed:
         _backend_pid(engine)
